@@ -1,0 +1,133 @@
+"""Command line: ``xvaflow price | validate | generate`` (CONTRACT.md, "Command line").
+
+Exit status: 0 success; 2 bad input or usage (one line per problem on stderr, no traceback);
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from xvaflow.core.errors import InputError, Problem, XvaflowError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xvaflow", description="XVA pipeline for derivatives "
+                                "portfolios (CONTRACT.md describes inputs and outputs).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    price = sub.add_parser("price", help="t0 NPV of every trade")
+    price.add_argument("portfolio", type=Path)
+    price.add_argument("--out", type=Path, help="directory for results.json")
+
+    validate = sub.add_parser("validate", help="check inputs, print every problem")
+    validate.add_argument("portfolio", type=Path)
+
+    gen = sub.add_parser("generate", help="write a synthetic bank portfolio")
+    gen.add_argument("--counterparties", type=int, required=True)
+    gen.add_argument("--trades", type=int, required=True)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--as-of", dest="as_of", default="2026-11-20", help="valuation date")
+    gen.add_argument("--out", type=Path, required=True)
+    return p
+
+
+def _print_warnings(warnings: Sequence[object]) -> None:
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from xvaflow.io.portfolio import load_portfolio
+
+    pf = load_portfolio(args.portfolio)
+    _print_warnings(pf.warnings)
+    c = pf.compiled
+    print(f"{args.portfolio}: OK - {c.n_trades} trades, {len(pf.netting_sets)} netting sets, "
+          f"{len(pf.counterparties)} counterparties, {len(pf.csas)} CSAs, as of "
+          f"{pf.market.as_of}, {len(pf.warnings)} warnings")
+    return EXIT_OK
+
+
+def cmd_price(args: argparse.Namespace) -> int:
+    from xvaflow.io.portfolio import load_portfolio
+    from xvaflow.pricing.t0 import price_t0
+    from xvaflow.report.results import SCHEMA_VERSION, trades_section, write_json_atomic
+
+    started = time.perf_counter()
+    pf = load_portfolio(args.portfolio)
+    _print_warnings(pf.warnings)
+    values = price_t0(pf.compiled, pf.market)
+    trades = trades_section(pf.compiled, values)
+    c = pf.compiled
+    width = max(len(t) for t in c.trade_ids) if c.trade_ids else 8
+    print(f"{'trade':<{width}}  {'product':<8}  {'ccy':<3}  {'npv':>18}  "
+          f"{'npv_' + pf.market.base_currency:>18}")
+    for i, tid in enumerate(c.trade_ids):
+        row = trades[tid]
+        print(f"{tid:<{width}}  {c.products[i]:<8}  {row['currency']:<3}  {row['npv']:>18,.2f}  "
+              f"{row['npv_base']:>18,.2f}")
+    total = float(values.npv_base.sum())
+    print(f"{'total':<{width}}  {'':<8}  {pf.market.base_currency:<3}  {'':>18}  {total:>18,.2f}")
+    if args.out is not None:
+        write_json_atomic(args.out / "results.json", {
+            "schema_version": SCHEMA_VERSION,
+            "as_of": pf.market.as_of.isoformat(),
+            "base_currency": pf.market.base_currency,
+            "run": {"command": "price", "wall_seconds": round(time.perf_counter() - started, 3)},
+            "trades": trades,
+        })
+        print(f"wrote {args.out / 'results.json'}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from xvaflow.core.dates import parse_date
+    from xvaflow.io.generate import generate_portfolio
+
+    if args.counterparties < 1 or args.trades < 1:
+        raise InputError([_usage("--counterparties and --trades must be at least 1")])
+    try:
+        as_of = parse_date(args.as_of)
+    except ValueError as exc:
+        raise InputError([_usage(f"--as-of: {exc}")]) from None
+    started = time.perf_counter()
+    summary = generate_portfolio(args.out, counterparties=args.counterparties,
+                                 trades=args.trades, seed=args.seed, as_of=as_of)
+    print(f"wrote {args.out}: {summary} in {time.perf_counter() - started:.1f}s")
+    return EXIT_OK
+
+
+def _usage(message: str) -> Problem:
+    return Problem("command line", None, None, message)
+
+
+COMMANDS = {"price": cmd_price, "validate": cmd_validate, "generate": cmd_generate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``xvaflow`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing was computed.", file=sys.stderr)
+        return EXIT_INPUT
+    except XvaflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

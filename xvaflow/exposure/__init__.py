@@ -1,0 +1,1 @@
+"""exposure layer (see docs/architecture.md)."""

@@ -1,0 +1,459 @@
+"""Loading and complete validation of a portfolio directory (CONTRACT.md, "Portfolio directory").
+
+:func:`load_portfolio` reads every file, checks every row and every cross-reference, compiles the
+trades (which finds seasoned legs without fixings, expired options, ...) and raises one
+:class:`~xvaflow.core.errors.InputError` listing every problem, or returns a
+:class:`Portfolio` ready for pricing. Nothing is computed from a portfolio with problems.
+
+Trade versions: rows sharing a ``trade_id`` keep the highest ``version`` (an empty version counts
+as 0); two rows with the same id and version are an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xvaflow.core.errors import Problem, ProblemLog
+from xvaflow.core.fields import FieldReader
+from xvaflow.io.market_json import MARKET_FILE, load_market
+from xvaflow.io.records import CDS_COLUMNS, CDS_TENORS, Counterparty, Csa, NettingSet, RunConfig
+from xvaflow.io.tables import read_csv, read_parquet
+from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
+from xvaflow.market.conventions import CURRENCIES, INDICES
+from xvaflow.market.curves import HazardCurve
+from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
+from xvaflow.products.records import (
+    EquityTrade,
+    FloatLeg,
+    FxForwardTrade,
+    FxOptionTrade,
+    SwaptionTrade,
+    SwapTrade,
+    Trade,
+    TradeInfo,
+)
+from xvaflow.products.registry import ALL_TRADE_COLUMNS, PRODUCTS, compile_portfolio
+from xvaflow.products.tables import CompiledPortfolio
+
+TRADES, NETTING, CPTY, CSAS, RUN = (
+    "trades.csv", "netting_sets.csv", "counterparties.csv", "csas.csv", "run.json")
+TRADE_REQUIRED = ("trade_id", "netting_set_id", "product", "maturity_date")
+NETTING_COLUMNS = ("netting_set_id", "counterparty_id", "csa_id")
+CPTY_COLUMNS = ("counterparty_id", "name", "recovery", "rating", "sector", "hazard_rate",
+                *CDS_COLUMNS)
+CSA_COLUMNS = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
+               "mpor_days", "currency", "im_model")
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """A validated portfolio with its market, compiled and ready to price.
+
+    Attributes:
+        path: the directory it was read from.
+        trades: trade records (latest versions), in file order.
+        netting_sets, counterparties, csas: records by id.
+        market: the market snapshot.
+        credit: counterparty id -> credit curve and recovery.
+        compiled: the trades as array tables (same order as ``trades``).
+        run: run settings from run.json (defaults where absent).
+        warnings: non-fatal remarks (ignored columns, superseded versions, ...).
+    """
+
+    path: Path
+    trades: tuple[Trade, ...]
+    netting_sets: dict[str, NettingSet]
+    counterparties: dict[str, Counterparty]
+    csas: dict[str, Csa]
+    market: Market
+    credit: dict[str, CreditSpec]
+    compiled: CompiledPortfolio
+    run: RunConfig
+    warnings: tuple[Problem, ...]
+
+
+def load_portfolio(path: str | Path) -> Portfolio:
+    """Read, validate and compile a portfolio directory.
+
+    Raises:
+        InputError: every problem found, each naming file, row and field.
+    """
+    root = Path(path)
+    log = ProblemLog()
+    if not root.is_dir():
+        log.add(str(root), None, None, "is not a directory")
+        log.raise_if_any()
+
+    market = _required(root, MARKET_FILE, log, lambda p: load_market(p, log))
+    counterparties = _required(root, CPTY, log, lambda p: _counterparties(p, log)) or {}
+    csas = _csas(root / CSAS, log) if (root / CSAS).exists() else {}
+    netting_sets = _required(root, NETTING, log,
+                             lambda p: _netting_sets(p, log, counterparties, csas)) or {}
+    trades = _trades(root, log, netting_sets)
+    run = _run_config(root / RUN, log) if (root / RUN).exists() else RunConfig()
+
+    compiled = None
+    credit: dict[str, CreditSpec] = {}
+    if market is not None:
+        trades = _check_market_usage(trades, csas, market, log)
+        credit = _credit_curves(counterparties, market, log)
+        compiled = compile_portfolio(trades, market, log)
+    log.raise_if_any()
+    if market is None or compiled is None:  # unreachable: a missing market is a problem
+        raise AssertionError("portfolio loaded without market")
+    return Portfolio(root, tuple(trades), netting_sets, counterparties, csas, market, credit,
+                     compiled, run, tuple(log.warnings))
+
+
+def _required(root: Path, name: str, log: ProblemLog, read: Callable[[Path], Any]) -> Any:
+    path = root / name
+    if name == TRADES and not path.exists() and (root / "trades.parquet").exists():
+        path = root / "trades.parquet"
+    if not path.exists():
+        log.add(name, None, None, "required file is missing")
+        return None
+    return read(path)
+
+
+def _unique(rows: Iterable[tuple[int, str | None]], file: str, field: str,
+            log: ProblemLog) -> None:
+    first: dict[str, int] = {}
+    for row, key in rows:
+        if key is None:
+            continue
+        if key in first:
+            log.add(file, row, field, f"duplicate id {key!r} (first on row {first[key]})", key)
+        else:
+            first[key] = row
+
+
+# ---------------------------------------------------------------------------------------------
+# counterparties.csv, csas.csv, netting_sets.csv
+# ---------------------------------------------------------------------------------------------
+def _counterparties(path: Path, log: ProblemLog) -> dict[str, Counterparty]:
+    rows = read_csv(path, log, ("counterparty_id", "recovery"), CPTY_COLUMNS)
+    out: dict[str, Counterparty] = {}
+    if rows is None:
+        return out
+    _unique(((r, v.get("counterparty_id")) for r, v in rows), CPTY, "counterparty_id", log)
+    for row, values in rows:
+        r = FieldReader(values, log, CPTY, row, key=(values.get("counterparty_id") or None))
+        cid = r.text("counterparty_id")
+        recovery = r.number("recovery", lower=0.0, upper=0.99)
+        hazard = r.number("hazard_rate", required=False, lower=0.0, upper=5.0)
+        cds = [(CDS_TENORS[c], s / 1e4) for c in CDS_COLUMNS
+               if (s := r.number(c, required=False, positive=True, upper=1e5)) is not None]
+        if hazard is not None and cds:
+            r.problem("hazard_rate", "give either hazard_rate or CDS spreads, not both")
+        elif hazard is None and not cds and r.ok:
+            r.problem("hazard_rate", "give hazard_rate or at least one CDS spread "
+                      f"({', '.join(CDS_COLUMNS)})")
+        if r.ok and cid is not None and recovery is not None and cid not in out:
+            out[cid] = Counterparty(cid, r.raw("name") or cid, recovery, r.raw("rating") or "NR",
+                                    r.raw("sector") or "", hazard, tuple(cds), row)
+    return out
+
+
+def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
+    rows = read_csv(path, log, ("csa_id", "currency"), CSA_COLUMNS)
+    out: dict[str, Csa] = {}
+    if rows is None:
+        return out
+    _unique(((r, v.get("csa_id")) for r, v in rows), CSAS, "csa_id", log)
+    for row, values in rows:
+        r = FieldReader(values, log, CSAS, row, key=(values.get("csa_id") or None))
+        cid = r.text("csa_id")
+        th_c = r.number("threshold_cpty", required=False, non_negative=True)
+        th_o = r.number("threshold_own", required=False, non_negative=True)
+        mta = r.number("mta", required=False, non_negative=True)
+        ia = r.number("independent_amount", required=False)
+        mpor = r.integer("mpor_days", required=False, minimum=0)
+        ccy = r.choice("currency", CURRENCIES, what="currency", case_sensitive=True)
+        im = r.choice("im_model", ("none", "simm"), required=False, what="initial margin model")
+        if r.ok and cid is not None and ccy is not None and cid not in out:
+            out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
+                           10 if mpor is None else mpor, ccy, im or "none", row)
+    return out
+
+
+def _netting_sets(path: Path, log: ProblemLog, counterparties: dict[str, Counterparty],
+                  csas: dict[str, Csa]) -> dict[str, NettingSet]:
+    rows = read_csv(path, log, ("netting_set_id", "counterparty_id"), NETTING_COLUMNS)
+    out: dict[str, NettingSet] = {}
+    if rows is None:
+        return out
+    _unique(((r, v.get("netting_set_id")) for r, v in rows), NETTING, "netting_set_id", log)
+    cpty_ok = not any(p.file == CPTY for p in log.problems)
+    csa_ok = not any(p.file == CSAS for p in log.problems)
+    for row, values in rows:
+        r = FieldReader(values, log, NETTING, row, key=(values.get("netting_set_id") or None))
+        nid = r.text("netting_set_id")
+        cid = r.text("counterparty_id")
+        csa = r.text("csa_id", required=False)
+        # Dangling references are only reported when the referenced file itself read cleanly,
+        # so that one bad counterparty row does not echo through every netting set.
+        if cid is not None and cpty_ok and cid not in counterparties:
+            r.problem("counterparty_id", f"{cid!r} is not in {CPTY}")
+        if csa is not None and csa_ok and csa not in csas:
+            where = CSAS if csas else f"{CSAS} (no such file or it is empty)"
+            r.problem("csa_id", f"{csa!r} is not in {where}")
+        if r.ok and nid is not None and cid is not None and nid not in out:
+            out[nid] = NettingSet(nid, cid, csa, row)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# trades
+# ---------------------------------------------------------------------------------------------
+def _trades(root: Path, log: ProblemLog, netting_sets: dict[str, NettingSet]) -> list[Trade]:
+    csv_path, pq_path = root / TRADES, root / "trades.parquet"
+    if csv_path.exists():
+        rows = read_csv(csv_path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
+        name = TRADES
+    elif pq_path.exists():
+        rows = read_parquet(pq_path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
+        name = pq_path.name
+    else:
+        log.add(TRADES, None, None, "required file is missing (trades.csv or trades.parquet)")
+        return []
+    if rows is None:
+        return []
+    netting_ok = not any(p.file == NETTING for p in log.problems)
+    parsed: list[tuple[int, int, Trade]] = []  # (row, version, trade)
+    for row, values in rows:
+        trade = _parse_trade(row, values, log, name)
+        if trade is None:
+            continue
+        ns = trade.info.netting_set_id
+        if netting_ok and ns not in netting_sets:
+            log.add(name, row, "netting_set_id", f"{ns!r} is not in {NETTING}",
+                    trade.info.trade_id)
+            continue
+        parsed.append((row, trade.info.version, trade))
+    return _latest_versions(parsed, log, name)
+
+
+def _parse_trade(row: int, values: dict[str, str | None], log: ProblemLog,
+                 name: str) -> Trade | None:
+    r = FieldReader(values, log, name, row, key=(values.get("trade_id") or "").strip() or None)
+    trade_id = r.text("trade_id")
+    version = r.integer("version", required=False, minimum=0)
+    netting_set = r.text("netting_set_id")
+    product = r.choice("product", PRODUCTS, what="product", case_sensitive=True)
+    maturity = r.date("maturity_date")
+    if product is None:
+        return None
+    spec = PRODUCTS[product]
+    start = r.date("start_date", required=spec.needs_start)
+    currency = r.choice("currency", CURRENCIES, required=spec.needs_notional, what="currency",
+                        case_sensitive=True)
+    notional = r.number("notional", required=spec.needs_notional, positive=True)
+    if start is not None and maturity is not None and maturity <= start:
+        r.problem("maturity_date", f"{maturity} is not after start_date {start}")
+    if not r.ok or trade_id is None or netting_set is None or maturity is None:
+        # Still parse the product columns so that every problem of the row is reported.
+        if maturity is not None:
+            dummy = TradeInfo("", 0, "", product, row, currency or "", notional or 0.0,
+                              start or maturity, maturity)
+            spec.parse(r, dummy)
+        return None
+    info = TradeInfo(trade_id, version or 0, netting_set, product, row, currency or "",
+                     notional or 0.0, start or maturity, maturity)
+    trade = spec.parse(r, info)
+    return trade if r.ok else None
+
+
+def _latest_versions(parsed: list[tuple[int, int, Trade]], log: ProblemLog,
+                     name: str) -> list[Trade]:
+    by_id: dict[str, list[tuple[int, int, Trade]]] = defaultdict(list)
+    for item in parsed:
+        by_id[item[2].info.trade_id].append(item)
+    keep: set[int] = set()
+    for tid, items in by_id.items():
+        best = max(v for _, v, _ in items)
+        top = [row for row, v, _ in items if v == best]
+        for row in top[1:]:
+            log.add(name, row, "version", f"duplicate of row {top[0]} (same trade_id and "
+                    f"version {best})", tid)
+        for row, v, _ in items:
+            if v != best:
+                log.warn(name, row, "version", f"version {v} superseded by version {best} on "
+                         f"row {top[0]}", tid)
+        keep.add(top[0])
+    return [t for row, _, t in parsed if row in keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-checks against the market
+# ---------------------------------------------------------------------------------------------
+def _trade_currencies(t: Trade) -> list[tuple[str, str]]:
+    """(field, currency) pairs a trade uses, for curve and FX checks."""
+    if isinstance(t, SwapTrade):
+        return [("currency", t.legs[0].currency), ("currency_2", t.legs[1].currency)]
+    if isinstance(t, SwaptionTrade):
+        return [("currency", t.info.currency)]
+    if isinstance(t, FxForwardTrade | FxOptionTrade):
+        return [("buy_currency", t.buy_currency), ("sell_currency", t.sell_currency)]
+    return [("currency", t.info.currency)] if t.info.currency else []
+
+
+def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Market,
+                        log: ProblemLog) -> list[Trade]:
+    """Every currency in use needs a curve and an FX spot; every product its market data.
+
+    Returns the trades with equity trade currencies filled in from their underlyings.
+    """
+    out: list[Trade] = []
+    for t in trades:
+        problems_before = len(log.problems)
+
+        def bad(field: str, message: str, t: Trade = t) -> None:
+            log.add(TRADES, t.info.row, field, message, t.info.trade_id)
+
+        if isinstance(t, EquityTrade):
+            spec = market.equities.get(t.underlying)
+            if spec is None:
+                known = ", ".join(sorted(market.equities)) or "none"
+                bad("underlying", f"unknown underlying {t.underlying!r} (market.json equities: "
+                    f"{known})")
+                continue
+            if t.info.currency and t.info.currency != spec.currency:
+                bad("currency", f"{t.info.currency} differs from the currency of "
+                    f"{t.underlying} ({spec.currency}); quanto options are not supported")
+                continue
+            t = dataclasses.replace(t, info=dataclasses.replace(t.info, currency=spec.currency))
+        for field, ccy in _trade_currencies(t):
+            if ccy not in market.curves:
+                bad(field, f"no curve for {ccy} in market.json curves")
+            elif ccy not in market.fx_to_base:
+                bad(field, f"no FX spot linking {ccy} to the base currency "
+                    f"{market.base_currency} in market.json fx_spots")
+        if isinstance(t, SwaptionTrade) and t.info.currency not in market.hull_white:
+            bad("currency", f"swaptions in {t.info.currency} need market.json hull_white."
+                f"{t.info.currency} (mean_reversion, volatility)")
+        if isinstance(t, FxOptionTrade) and len(log.problems) == problems_before:
+            try:
+                market.fx_vol(t.buy_currency + t.sell_currency)
+            except MissingMarketDataError as exc:
+                bad("buy_currency", str(exc))
+        for leg in _float_legs(t):
+            spec_i = INDICES[leg.index]
+            if not spec_i.overnight and leg.index not in market.index_basis:
+                log.warn(TRADES, t.info.row, "float_index", f"no index_basis for {leg.index} "
+                         "in market.json; using 0", t.info.trade_id)
+        if len(log.problems) == problems_before:
+            out.append(t)
+    for csa in csas.values():
+        if csa.currency not in market.curves:
+            log.add(CSAS, csa.row, "currency", f"no curve for {csa.currency} in market.json "
+                    "curves", csa.csa_id)
+    return out
+
+
+def _float_legs(t: Trade) -> list[FloatLeg]:
+    if isinstance(t, SwapTrade):
+        return [leg for leg in t.legs if isinstance(leg, FloatLeg)]
+    if isinstance(t, SwaptionTrade):
+        return _float_legs(t.underlying)
+    return []
+
+
+def _credit_curves(counterparties: dict[str, Counterparty], market: Market,
+                   log: ProblemLog) -> dict[str, CreditSpec]:
+    """Hazard curves: flat ones directly, CDS ones bootstrapped in groups sharing tenors."""
+    out: dict[str, CreditSpec] = {}
+    groups: dict[tuple[Any, ...], list[Counterparty]] = defaultdict(list)
+    for c in counterparties.values():
+        if c.hazard_rate is not None:
+            out[c.counterparty_id] = CreditSpec(HazardCurve.flat(c.hazard_rate,
+                                                                 c.counterparty_id), c.recovery)
+        else:
+            groups[tuple(t for t, _ in c.cds_spreads)].append(c)
+    base = market.base_currency
+    if base not in market.curves:
+        return out
+    for tenors, members in groups.items():
+        try:
+            curves = bootstrap_hazard_curves(
+                market.as_of, list(tenors), np.array([[s for _, s in c.cds_spreads]
+                                                      for c in members]),
+                np.array([c.recovery for c in members]), market.curve(base),
+                market.calendar(base), [c.counterparty_id for c in members])
+        except BootstrapError:
+            # Find every failing name one by one so that each gets its own line.
+            curves = []
+            for c in members:
+                try:
+                    curves += bootstrap_hazard_curves(
+                        market.as_of, list(tenors), [[s for _, s in c.cds_spreads]],
+                        [c.recovery], market.curve(base), market.calendar(base),
+                        [c.counterparty_id])
+                except BootstrapError as exc:
+                    log.add(CPTY, c.row, "cds_*", str(exc), c.counterparty_id)
+                    curves.append(None)  # type: ignore[arg-type]
+        for c, curve in zip(members, curves, strict=True):
+            if curve is not None:
+                out[c.counterparty_id] = CreditSpec(curve, c.recovery)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# run.json
+# ---------------------------------------------------------------------------------------------
+def _run_config(path: Path, log: ProblemLog) -> RunConfig:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log.add(RUN, None, None, f"is not readable JSON: {exc}")
+        return RunConfig()
+    if not isinstance(raw, dict):
+        log.add(RUN, None, None, "must be a JSON object")
+        return RunConfig()
+    return run_config_from(raw, log, RUN)
+
+
+def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
+                    base: RunConfig | None = None) -> RunConfig:
+    """Apply run.json-style settings (or command-line overrides) on top of ``base``."""
+    cfg = base or RunConfig()
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    updates: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            log.warn(file, None, key, "unknown setting, ignored")
+            continue
+        if key in ("paths", "seed", "partitions"):
+            minimum = 0 if key == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                log.add(file, None, key, f"must be an integer >= {minimum}, got {value!r}")
+                continue
+        elif key in ("bilateral", "antithetic"):
+            if not isinstance(value, bool):
+                log.add(file, None, key, f"must be true or false, got {value!r}")
+                continue
+        elif key == "backend":
+            if value not in ("numpy", "cupy"):
+                log.add(file, None, key, f"must be 'numpy' or 'cupy', got {value!r}")
+                continue
+        elif key == "grid":
+            if isinstance(value, list):
+                if not value or not all(isinstance(v, str | int | float)
+                                        and not isinstance(v, bool) for v in value):
+                    log.add(file, None, key, "must be a non-empty list of dates or year "
+                            "fractions")
+                    continue
+                value = tuple(value)
+            elif not isinstance(value, str):
+                log.add(file, None, key, "must be '<step>:<horizon>' (e.g. '1M:10Y') or a list")
+                continue
+        updates[key] = value
+    return dataclasses.replace(cfg, **updates)
+

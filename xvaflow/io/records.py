@@ -1,0 +1,77 @@
+"""Records of counterparties, netting sets, CSAs and run settings (plain data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xvaflow.core.dates import Tenor
+
+CDS_COLUMNS = ("cds_6m", "cds_1y", "cds_2y", "cds_3y", "cds_5y", "cds_7y", "cds_10y")
+CDS_TENORS = {"cds_6m": Tenor(6, "M"), "cds_1y": Tenor(1, "Y"), "cds_2y": Tenor(2, "Y"),
+              "cds_3y": Tenor(3, "Y"), "cds_5y": Tenor(5, "Y"), "cds_7y": Tenor(7, "Y"),
+              "cds_10y": Tenor(10, "Y")}
+
+
+@dataclass(frozen=True, slots=True)
+class Counterparty:
+    """A counterparty: recovery rate and either a flat hazard rate or CDS par spreads (decimal)."""
+
+    counterparty_id: str
+    name: str
+    recovery: float
+    rating: str
+    sector: str
+    hazard_rate: float | None
+    cds_spreads: tuple[tuple[Tenor, float], ...]
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class NettingSet:
+    """A netting set under one counterparty, collateralised when ``csa_id`` is set."""
+
+    netting_set_id: str
+    counterparty_id: str
+    csa_id: str | None
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Csa:
+    """Credit support annex terms, amounts in ``currency``.
+
+    Attributes:
+        threshold_cpty: exposure the counterparty may leave uncollateralised.
+        threshold_own: exposure the bank may leave uncollateralised (two-way CSA).
+        mta: minimum transfer amount.
+        independent_amount: initial amount held by the bank (negative: posted by the bank).
+        mpor_days: margin period of risk in business days.
+        im_model: ``none`` or ``simm`` (initial margin).
+    """
+
+    csa_id: str
+    threshold_cpty: float
+    threshold_own: float
+    mta: float
+    independent_amount: float
+    mpor_days: int
+    currency: str
+    im_model: str
+    row: int
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of a Monte Carlo run (run.json; command-line flags override).
+
+    ``grid`` is either ``"<step>:<horizon>"`` (e.g. ``"1M:10Y"``) or an explicit list of ISO
+    dates or year fractions, kept as given for the simulation layer to expand.
+    """
+
+    paths: int = 10_000
+    seed: int = 42
+    grid: str | tuple[str | float, ...] = "1M:10Y"
+    bilateral: bool = True
+    partitions: int = 4
+    backend: str = "numpy"
+    antithetic: bool = False

@@ -1,0 +1,113 @@
+"""Reading CSV (and Parquet) tables into raw rows, with header checks.
+
+Rows come back as ``(row number, {column: text})`` with row numbers as a spreadsheet shows them
+(header = 1). Missing required columns are problems on row 1; columns nobody reads are warnings
+(CONTRACT.md: "extra columns are ignored with a warning"). Parquet files are converted to the
+same text form so that one validation path serves both (floats keep their exact ``repr``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from xvaflow.core.errors import ProblemLog
+
+Row = tuple[int, dict[str, str | None]]
+
+
+def _check_header(header: list[str], name: str, log: ProblemLog, required: Collection[str],
+                  known: Collection[str]) -> bool:
+    ok = True
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            log.add(name, 1, col, "column appears twice in the header")
+            ok = False
+        seen.add(col)
+    for col in required:
+        if col not in seen:
+            log.add(name, 1, col, "required column is missing from the header")
+            ok = False
+    for col in header:
+        if col not in known:
+            hint = next((k for k in known if k.lower() == col.strip().lower()), None)
+            extra = f" (did you mean {hint!r}? column names are case-sensitive)" if hint else ""
+            log.warn(name, 1, col, f"unknown column, ignored{extra}")
+    return ok
+
+
+def read_csv(path: Path, log: ProblemLog, required: Collection[str], known: Collection[str],
+             name: str | None = None) -> list[Row] | None:
+    """Read a CSV file with a header row.
+
+    Returns:
+        The rows, or None when the file cannot be read or its header lacks required columns
+        (problems recorded in ``log``).
+    """
+    name = name or path.name
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                log.add(name, None, None, "file is empty (expected a header row)")
+                return None
+            if not _check_header(header, name, log, required, known):
+                return None
+            rows: list[Row] = []
+            for values in reader:
+                row_no = reader.line_num
+                if not any(v.strip() for v in values):
+                    continue  # blank line
+                if len(values) > len(header):
+                    log.add(name, row_no, None,
+                            f"has {len(values)} cells but the header has {len(header)} columns")
+                    continue
+                rows.append((row_no, dict(zip(header, values, strict=False))))
+            return rows
+    except UnicodeDecodeError as exc:
+        log.add(name, None, None, f"is not UTF-8 text ({exc.reason})")
+    except csv.Error as exc:
+        log.add(name, None, None, f"is not valid CSV: {exc}")
+    except OSError as exc:
+        log.add(name, None, None, f"cannot be read: {exc.strerror}")
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else repr(value)
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_parquet(path: Path, log: ProblemLog, required: Collection[str],
+                 known: Collection[str]) -> list[Row] | None:
+    """Read a Parquet table; row numbers count as if it were a CSV with a header (first = 2)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        log.add(path.name, None, None,
+                "reading Parquet needs pyarrow: pip install 'xvaflow[parquet]' (or use CSV)")
+        return None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for bad files
+        log.add(path.name, None, None, f"is not a readable Parquet file: {exc}")
+        return None
+    header = list(table.column_names)
+    if not _check_header(header, path.name, log, required, known):
+        return None
+    columns = {c: [_text(v) for v in table.column(c).to_pylist()] for c in header}
+    return [(i + 2, {c: columns[c][i] for c in header}) for i in range(table.num_rows)]

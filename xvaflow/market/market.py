@@ -1,0 +1,193 @@
+"""The market snapshot every pricer and model reads: curves, FX, vols, equities, credit, funding.
+
+FX conventions (CONTRACT.md): ``EURUSD = 1.08`` means 1 EUR = 1.08 USD. Every currency is
+quoted against the base currency (either orientation); a cross rate goes through the base:
+X/Y = (X in base) / (Y in base). Forwards follow covered interest parity on the two currencies'
+curves: F_XY(T) = S_XY P_X(T) / P_Y(T).
+
+FX volatility of a pair is taken as quoted (or from the inverse pair, same number). A cross
+without a quote is derived from the two base pairs and their correlation rho (from
+``correlations`` as ``FX_XB:FX_YB``):
+sigma_XY^2 = sigma_XB^2 + sigma_YB^2 - 2 rho sigma_XB sigma_YB.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from xvaflow.core.calendar import WEEKENDS, Calendar
+from xvaflow.core.dates import Tenor
+from xvaflow.market.conventions import split_pair
+from xvaflow.market.curves import HazardCurve, ZeroCurve
+
+
+class MissingMarketDataError(KeyError):
+    """A pricer asked for market data the snapshot does not hold (message says which)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "missing market data"
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySpec:
+    """An equity index: spot (in ``currency``), continuous dividend yield, Black-Scholes vol."""
+
+    name: str
+    spot: float
+    currency: str
+    dividend_yield: float
+    vol: float
+
+
+@dataclass(frozen=True, slots=True)
+class HullWhiteParams:
+    """Hull-White 1F parameters: dr = (theta(t) - a r) dt + sigma dW."""
+
+    mean_reversion: float
+    volatility: float
+
+
+@dataclass(frozen=True)
+class SwaptionVolGrid:
+    """Normal (Bachelier) swaption vols, decimal, ``vols[i][j]`` for expiry i and swap tenor j."""
+
+    expiries: tuple[Tenor, ...]
+    tenors: tuple[Tenor, ...]
+    vols: tuple[tuple[float | None, ...], ...]
+
+
+@dataclass(frozen=True)
+class CreditSpec:
+    """A credit curve and its recovery rate."""
+
+    curve: HazardCurve
+    recovery: float
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """Unsecured funding spreads over the OIS curve (decimal): borrowing and lending."""
+
+    borrow_spread: float
+    lend_spread: float
+
+
+@dataclass(frozen=True)
+class Market:
+    """Market snapshot at ``as_of``.
+
+    Attributes:
+        as_of: valuation date, model time 0.
+        base_currency: reporting currency; every FX spot is quoted against it.
+        curves: currency -> OIS discount/projection curve.
+        fx_to_base: currency -> value of one unit in base currency (base -> 1.0).
+        calendars: currency -> holiday calendar (weekends only when absent).
+        index_basis: term index -> additive basis on its forward rate (decimal).
+        fx_vols: pair as quoted -> lognormal vol.
+        equities: name -> spec.
+        swaption_vols: currency -> normal vol grid.
+        hull_white: currency -> HW parameters.
+        correlations: unordered factor pair (sorted tuple) -> correlation.
+        own_credit: the bank's own credit (for DVA/FBA), if given.
+        funding: funding spreads, if given.
+    """
+
+    as_of: _dt.date
+    base_currency: str
+    curves: Mapping[str, ZeroCurve]
+    fx_to_base: Mapping[str, float]
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    index_basis: Mapping[str, float] = field(default_factory=dict)
+    fx_vols: Mapping[str, float] = field(default_factory=dict)
+    equities: Mapping[str, EquitySpec] = field(default_factory=dict)
+    swaption_vols: Mapping[str, SwaptionVolGrid] = field(default_factory=dict)
+    hull_white: Mapping[str, HullWhiteParams] = field(default_factory=dict)
+    correlations: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    own_credit: CreditSpec | None = None
+    funding: Funding | None = None
+
+    # -- curves and calendars -------------------------------------------------------------
+    def curve(self, currency: str) -> ZeroCurve:
+        try:
+            return self.curves[currency]
+        except KeyError:
+            raise MissingMarketDataError(f"market.json has no curve for {currency}") from None
+
+    def calendar(self, currency: str) -> Calendar:
+        return self.calendars.get(currency, WEEKENDS)
+
+    def discount(self, currency: str, t: Any) -> Any:
+        """P_ccy(0, t)."""
+        return self.curve(currency).discount(t)
+
+    # -- FX -------------------------------------------------------------------------------
+    def fx_rate(self, from_ccy: str, to_ccy: str) -> float:
+        """Units of ``to_ccy`` per unit of ``from_ccy`` today (spot, no settlement lag)."""
+        try:
+            return self.fx_to_base[from_ccy] / self.fx_to_base[to_ccy]
+        except KeyError as exc:
+            raise MissingMarketDataError(
+                f"market.json fx_spots has no rate for {exc.args[0]} against "
+                f"{self.base_currency}"
+            ) from None
+
+    def fx_forward(self, pair: str, t: Any) -> Any:
+        """Outright forward of ``pair`` (e.g. EURUSD) for delivery at time ``t``."""
+        foreign, domestic = split_pair(pair)
+        return (self.fx_rate(foreign, domestic) * self.discount(foreign, t)
+                / self.discount(domestic, t))
+
+    def correlation(self, a: str, b: str) -> float | None:
+        """Correlation of two factors (e.g. ``IR_USD``, ``FX_EURUSD``), None if not given."""
+        if a == b:
+            return 1.0
+        key = (a, b) if a < b else (b, a)
+        return self.correlations.get(key)
+
+    def fx_vol(self, pair: str) -> float:
+        """Lognormal vol of ``pair`` (quoted, inverse-quoted, or a cross through the base)."""
+        foreign, domestic = split_pair(pair)
+        direct = self.fx_vols.get(foreign + domestic, self.fx_vols.get(domestic + foreign))
+        if direct is not None:
+            return direct
+        base = self.base_currency
+        if base in (foreign, domestic):
+            raise MissingMarketDataError(f"market.json fx_vols has no vol for {pair}")
+        legs = []
+        for ccy in (foreign, domestic):
+            quoted = next((p for p in (ccy + base, base + ccy) if p in self.fx_vols), None)
+            if quoted is None:
+                raise MissingMarketDataError(
+                    f"market.json fx_vols has no vol for {pair}, nor {ccy}{base} to derive it"
+                )
+            legs.append(quoted)
+        rho = self.correlation(f"FX_{legs[0]}", f"FX_{legs[1]}")
+        if rho is None:
+            raise MissingMarketDataError(
+                f"market.json fx_vols has no vol for {pair}; deriving it from {legs[0]} and "
+                f"{legs[1]} needs correlations entry FX_{legs[0]}:FX_{legs[1]}"
+            )
+        # Both legs quoted as CCY/base or base/CCY: flip the sign of rho for each inverted leg.
+        sign = (1 if legs[0].startswith(foreign) else -1) * (1 if legs[1].startswith(domestic)
+                                                             else -1)
+        s1, s2 = self.fx_vols[legs[0]], self.fx_vols[legs[1]]
+        return math.sqrt(max(s1 * s1 + s2 * s2 - 2.0 * sign * rho * s1 * s2, 0.0))
+
+    # -- equities, rates models -----------------------------------------------------------
+    def equity(self, name: str) -> EquitySpec:
+        try:
+            return self.equities[name]
+        except KeyError:
+            raise MissingMarketDataError(f"market.json equities has no {name}") from None
+
+    def hull_white_params(self, currency: str) -> HullWhiteParams:
+        try:
+            return self.hull_white[currency]
+        except KeyError:
+            raise MissingMarketDataError(
+                f"market.json hull_white has no parameters for {currency}"
+            ) from None

@@ -1,0 +1,1 @@
+"""products layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""regulatory layer (see docs/architecture.md)."""

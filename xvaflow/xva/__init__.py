@@ -1,0 +1,1 @@
+"""xva layer (see docs/architecture.md)."""
