@@ -26,6 +26,18 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("portfolio", type=Path)
     price.add_argument("--out", type=Path, help="directory for results.json")
 
+    run = sub.add_parser("run", help="the whole computation locally: exposures and XVA")
+    run.add_argument("portfolio", type=Path)
+    run.add_argument("--out", type=Path, required=True, help="directory for the outputs")
+    run.add_argument("--paths", type=int, help="Monte Carlo paths (run.json: paths)")
+    run.add_argument("--seed", type=int, help="random seed (run.json: seed)")
+    run.add_argument("--grid", help="exposure grid, e.g. 1M:10Y (run.json: grid)")
+    run.add_argument("--partitions", type=int, help="netting-set partitions")
+    run.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    run.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
+    run.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
+                     help="antithetic variates")
+
     validate = sub.add_parser("validate", help="check inputs, print every problem")
     validate.add_argument("portfolio", type=Path)
 
@@ -60,6 +72,8 @@ def cmd_price(args: argparse.Namespace) -> int:
     from xvaflow.pricing.t0 import price_t0
     from xvaflow.report.results import SCHEMA_VERSION, trades_section, write_json_atomic
 
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise InputError([_usage(f"--out {args.out}: exists and is not a directory")])
     started = time.perf_counter()
     pf = load_portfolio(args.portfolio)
     _print_warnings(pf.warnings)
@@ -76,13 +90,18 @@ def cmd_price(args: argparse.Namespace) -> int:
     total = float(values.npv_base.sum())
     print(f"{'total':<{width}}  {'':<8}  {pf.market.base_currency:<3}  {'':>18}  {total:>18,.2f}")
     if args.out is not None:
-        write_json_atomic(args.out / "results.json", {
-            "schema_version": SCHEMA_VERSION,
-            "as_of": pf.market.as_of.isoformat(),
-            "base_currency": pf.market.base_currency,
-            "run": {"command": "price", "wall_seconds": round(time.perf_counter() - started, 3)},
-            "trades": trades,
-        })
+        try:
+            write_json_atomic(args.out / "results.json", {
+                "schema_version": SCHEMA_VERSION,
+                "as_of": pf.market.as_of.isoformat(),
+                "base_currency": pf.market.base_currency,
+                "run": {"command": "price",
+                        "wall_seconds": round(time.perf_counter() - started, 3)},
+                "trades": trades,
+            })
+        except OSError as exc:
+            raise InputError([_usage(f"--out {args.out}: cannot write results.json: "
+                                     f"{exc.strerror or exc}")]) from None
         print(f"wrote {args.out / 'results.json'}", file=sys.stderr)
     return EXIT_OK
 
@@ -104,11 +123,43 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from xvaflow.pipeline.runner import run_local
+
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError([_usage(f"--out {args.out}: exists and is not a directory")])
+    overrides = {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
+                                               "antithetic") if getattr(args, k) is not None}
+    if args.workers is not None and args.workers < 1:
+        raise InputError([_usage("--workers must be at least 1")])
+    summary = run_local(args.portfolio, args.out, overrides, workers=args.workers)
+    doc = summary.document
+    ccy = doc["base_currency"]
+    print(f"XVA as of {doc['as_of']} in {ccy} ({doc['run']['paths']} paths, "
+          f"{doc['run']['exposure_dates']} exposure dates, {doc['run']['wall_seconds']:.1f}s)")
+    print(f"{'netting set':<16} {'npv':>15} {'cva':>12} {'dva':>12} {'fca':>12} {'fba':>12} "
+          f"{'eepe':>14} {'pfe97.5 peak':>14}")
+
+    def cell(v: float | None, width: int) -> str:
+        return f"{'n/a':>{width}}" if v is None else f"{v:>{width},.0f}"
+
+    for ns, r in doc["netting_sets"].items():
+        print(f"{ns:<16} {cell(r['npv'], 15)} {cell(r['cva'], 12)} {cell(r['dva'], 12)} "
+              f"{cell(r['fca'], 12)} {cell(r['fba'], 12)} {cell(r['eepe'], 14)} "
+              f"{cell(r['peak_pfe_975'], 14)}")
+    t = doc["totals"]
+    print(f"{'total':<16} {'':>15} {cell(t['cva'], 12)} {cell(t['dva'], 12)} "
+          f"{cell(t['fca'], 12)} {cell(t['fba'], 12)}")
+    print(f"wrote {summary.out / 'results.json'} and {summary.out / 'exposure.csv'}")
+    return EXIT_OK
+
+
 def _usage(message: str) -> Problem:
     return Problem("command line", None, None, message)
 
 
-COMMANDS = {"price": cmd_price, "validate": cmd_validate, "generate": cmd_generate}
+COMMANDS = {"price": cmd_price, "run": cmd_run, "validate": cmd_validate,
+            "generate": cmd_generate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
+        _print_warnings(exc.warnings)
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s); nothing was computed.", file=sys.stderr)

@@ -52,8 +52,9 @@ class XvaflowError(Exception):
 class InputError(XvaflowError):
     """The user's input is wrong. Carries every problem found, in file order."""
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(self, problems: Iterable[Problem], warnings: Iterable[Problem] = ()) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
+        self.warnings: tuple[Problem, ...] = tuple(warnings)
         if not self.problems:
             raise ValueError("InputError needs at least one problem")
         first = str(self.problems[0])
@@ -110,4 +111,4 @@ class ProblemLog:
     def raise_if_any(self, error: type[InputError] = InputError) -> None:
         """Raise ``error`` carrying every collected problem, if there is at least one."""
         if self.problems:
-            raise error(self.problems)
+            raise error(self.problems, self.warnings)

@@ -73,7 +73,8 @@ class FieldReader:
         text = self.raw(field)
         if text is None:
             if required:
-                self.problem(field, "is required but empty")
+                self.problem(field, "is required but empty" if field in self.values
+                             else "is required but the column is missing")
             return None
         try:
             return parse(text)
@@ -151,6 +152,10 @@ class FieldReader:
         def parse(s: str) -> str:
             found = lookup.get(s if case_sensitive else s.lower())
             if found is None:
+                hint = next((o for o in options if o.lower() == s.lower()), None)
+                if hint is not None:
+                    raise ValueError(f"unknown {what} {s!r} (did you mean {hint!r}? "
+                                     "it is case-sensitive)")
                 shown = ", ".join(sorted(options))
                 raise ValueError(f"unknown {what} {s!r}; expected one of {shown}")
             return found

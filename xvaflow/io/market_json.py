@@ -108,7 +108,7 @@ def _kind(value: Any) -> str:
 def load_market(path: Path, log: ProblemLog) -> Market | None:
     """Read market.json and build the market, or return None after recording every problem."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is harmless, as in CSV
     except OSError as exc:
         log.add(path.name, None, None, f"cannot be read: {exc.strerror}")
         return None
@@ -141,6 +141,9 @@ def market_from_json(raw: Any, log: ProblemLog, file: str = MARKET_FILE) -> Mark
         return None
 
     calendars = _holidays(j, doc.get("holidays", {}))
+    if not calendars.get(base, Calendar()).is_business_day(np.datetime64(as_of, "D")):
+        log.warn(file, None, "as_of", f"{as_of} is not a business day in {base}: curves "
+                 "start on it unrolled, while trade schedules roll their dates")
     curves = _curves(j, doc.get("curves"), as_of, calendars)
     if isinstance(doc.get("curves"), dict) and base not in doc["curves"]:
         j.problem(f"curves.{base}", f"the base currency {base} needs a curve")

@@ -12,6 +12,7 @@ as 0); two rows with the same id and version are an error.
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -24,7 +25,15 @@ import numpy as np
 from xvaflow.core.errors import Problem, ProblemLog
 from xvaflow.core.fields import FieldReader
 from xvaflow.io.market_json import MARKET_FILE, load_market
-from xvaflow.io.records import CDS_COLUMNS, CDS_TENORS, Counterparty, Csa, NettingSet, RunConfig
+from xvaflow.io.records import (
+    CDS_COLUMNS,
+    CDS_TENORS,
+    CSA_TYPES,
+    Counterparty,
+    Csa,
+    NettingSet,
+    RunConfig,
+)
 from xvaflow.io.tables import read_csv, read_parquet
 from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
 from xvaflow.market.conventions import CURRENCIES, INDICES
@@ -43,14 +52,15 @@ from xvaflow.products.records import (
 from xvaflow.products.registry import ALL_TRADE_COLUMNS, PRODUCTS, compile_portfolio
 from xvaflow.products.tables import CompiledPortfolio
 
-TRADES, NETTING, CPTY, CSAS, RUN = (
-    "trades.csv", "netting_sets.csv", "counterparties.csv", "csas.csv", "run.json")
+TRADES, TRADES_PARQUET, NETTING, CPTY, CSAS, RUN = (
+    "trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv", "csas.csv",
+    "run.json")
 TRADE_REQUIRED = ("trade_id", "netting_set_id", "product", "maturity_date")
 NETTING_COLUMNS = ("netting_set_id", "counterparty_id", "csa_id")
 CPTY_COLUMNS = ("counterparty_id", "name", "recovery", "rating", "sector", "hazard_rate",
                 *CDS_COLUMNS)
 CSA_COLUMNS = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
-               "mpor_days", "currency", "im_model")
+               "mpor_days", "currency", "im_model", "csa_type")
 
 
 @dataclass(frozen=True)
@@ -97,15 +107,16 @@ def load_portfolio(path: str | Path) -> Portfolio:
     csas = _csas(root / CSAS, log) if (root / CSAS).exists() else {}
     netting_sets = _required(root, NETTING, log,
                              lambda p: _netting_sets(p, log, counterparties, csas)) or {}
-    trades = _trades(root, log, netting_sets)
+    trades_path = _trades_path(root, log)
+    trades = _trades(trades_path, log, netting_sets)
     run = _run_config(root / RUN, log) if (root / RUN).exists() else RunConfig()
 
     compiled = None
     credit: dict[str, CreditSpec] = {}
     if market is not None:
-        trades = _check_market_usage(trades, csas, market, log)
+        trades = _check_market_usage(trades, csas, market, log, trades_path.name)
         credit = _credit_curves(counterparties, market, log)
-        compiled = compile_portfolio(trades, market, log)
+        compiled = compile_portfolio(trades, market, log, trades_path.name)
     log.raise_if_any()
     if market is None or compiled is None:  # unreachable: a missing market is a problem
         raise AssertionError("portfolio loaded without market")
@@ -115,8 +126,6 @@ def load_portfolio(path: str | Path) -> Portfolio:
 
 def _required(root: Path, name: str, log: ProblemLog, read: Callable[[Path], Any]) -> Any:
     path = root / name
-    if name == TRADES and not path.exists() and (root / "trades.parquet").exists():
-        path = root / "trades.parquet"
     if not path.exists():
         log.add(name, None, None, "required file is missing")
         return None
@@ -178,9 +187,11 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
         mpor = r.integer("mpor_days", required=False, minimum=0)
         ccy = r.choice("currency", CURRENCIES, what="currency", case_sensitive=True)
         im = r.choice("im_model", ("none", "simm"), required=False, what="initial margin model")
+        kind = r.choice("csa_type", CSA_TYPES, required=False, what="CSA type")
         if r.ok and cid is not None and ccy is not None and cid not in out:
             out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
-                           10 if mpor is None else mpor, ccy, im or "none", row)
+                           10 if mpor is None else mpor, ccy, im or "none", row,
+                           kind or "two_way")
     return out
 
 
@@ -213,40 +224,43 @@ def _netting_sets(path: Path, log: ProblemLog, counterparties: dict[str, Counter
 # ---------------------------------------------------------------------------------------------
 # trades
 # ---------------------------------------------------------------------------------------------
-def _trades(root: Path, log: ProblemLog, netting_sets: dict[str, NettingSet]) -> list[Trade]:
-    csv_path, pq_path = root / TRADES, root / "trades.parquet"
-    if csv_path.exists():
-        rows = read_csv(csv_path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
-        name = TRADES
-    elif pq_path.exists():
-        rows = read_parquet(pq_path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
-        name = pq_path.name
-    else:
+def _trades_path(root: Path, log: ProblemLog) -> Path:
+    """trades.csv, or trades.parquet when there is no CSV (beside a CSV it is ignored)."""
+    csv_path, pq_path = root / TRADES, root / TRADES_PARQUET
+    if csv_path.exists() and pq_path.exists():
+        log.warn(TRADES_PARQUET, None, None, f"ignored: {TRADES} is read instead")
+    return pq_path if pq_path.exists() and not csv_path.exists() else csv_path
+
+
+def _trades(path: Path, log: ProblemLog, netting_sets: dict[str, NettingSet]) -> list[Trade]:
+    name = path.name
+    if not path.exists():
         log.add(TRADES, None, None, "required file is missing (trades.csv or trades.parquet)")
         return []
+    if name == TRADES_PARQUET:
+        rows = read_parquet(path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
+    else:
+        rows = read_csv(path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
     if rows is None:
         return []
+    # Netting set references are checked only when netting_sets.csv read cleanly.
     netting_ok = not any(p.file == NETTING for p in log.problems)
     parsed: list[tuple[int, int, Trade]] = []  # (row, version, trade)
     for row, values in rows:
-        trade = _parse_trade(row, values, log, name)
-        if trade is None:
-            continue
-        ns = trade.info.netting_set_id
-        if netting_ok and ns not in netting_sets:
-            log.add(name, row, "netting_set_id", f"{ns!r} is not in {NETTING}",
-                    trade.info.trade_id)
-            continue
-        parsed.append((row, trade.info.version, trade))
+        trade = _parse_trade(row, values, log, name, netting_sets if netting_ok else None)
+        if trade is not None:
+            parsed.append((row, trade.info.version, trade))
     return _latest_versions(parsed, log, name)
 
 
-def _parse_trade(row: int, values: dict[str, str | None], log: ProblemLog,
-                 name: str) -> Trade | None:
+def _parse_trade(row: int, values: dict[str, str | None], log: ProblemLog, name: str,
+                 netting_sets: dict[str, NettingSet] | None) -> Trade | None:
     r = FieldReader(values, log, name, row, key=(values.get("trade_id") or "").strip() or None)
     trade_id = r.text("trade_id")
     version = r.integer("version", required=False, minimum=0)
     netting_set = r.text("netting_set_id")
+    if netting_set is not None and netting_sets is not None and netting_set not in netting_sets:
+        r.problem("netting_set_id", f"{netting_set!r} is not in {NETTING}")
     product = r.choice("product", PRODUCTS, what="product", case_sensitive=True)
     maturity = r.date("maturity_date")
     if product is None:
@@ -259,11 +273,12 @@ def _parse_trade(row: int, values: dict[str, str | None], log: ProblemLog,
     if start is not None and maturity is not None and maturity <= start:
         r.problem("maturity_date", f"{maturity} is not after start_date {start}")
     if not r.ok or trade_id is None or netting_set is None or maturity is None:
-        # Still parse the product columns so that every problem of the row is reported.
-        if maturity is not None:
-            dummy = TradeInfo("", 0, "", product, row, currency or "", notional or 0.0,
-                              start or maturity, maturity)
-            spec.parse(r, dummy)
+        # Still parse the product columns so that every problem of the row is reported; a
+        # missing or unreadable date becomes one that no date check of the product fails on.
+        far = _dt.date.max
+        dummy = TradeInfo("", 0, "", product, row, currency or "", notional or 0.0,
+                          start or far, maturity or far)
+        spec.parse(r, dummy)
         return None
     info = TradeInfo(trade_id, version or 0, netting_set, product, row, currency or "",
                      notional or 0.0, start or maturity, maturity)
@@ -296,8 +311,9 @@ def _latest_versions(parsed: list[tuple[int, int, Trade]], log: ProblemLog,
 # ---------------------------------------------------------------------------------------------
 def _trade_currencies(t: Trade) -> list[tuple[str, str]]:
     """(field, currency) pairs a trade uses, for curve and FX checks."""
-    if isinstance(t, SwapTrade):
-        return [("currency", t.legs[0].currency), ("currency_2", t.legs[1].currency)]
+    if isinstance(t, SwapTrade):  # both legs of an IRS are in ``currency``
+        return [("currency", t.legs[0].currency)] + (
+            [("currency_2", t.legs[1].currency)] if t.exchange_notionals else [])
     if isinstance(t, SwaptionTrade):
         return [("currency", t.info.currency)]
     if isinstance(t, FxForwardTrade | FxOptionTrade):
@@ -306,7 +322,7 @@ def _trade_currencies(t: Trade) -> list[tuple[str, str]]:
 
 
 def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Market,
-                        log: ProblemLog) -> list[Trade]:
+                        log: ProblemLog, trades_file: str = TRADES) -> list[Trade]:
     """Every currency in use needs a curve and an FX spot; every product its market data.
 
     Returns the trades with equity trade currencies filled in from their underlyings.
@@ -316,7 +332,7 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
         problems_before = len(log.problems)
 
         def bad(field: str, message: str, t: Trade = t) -> None:
-            log.add(TRADES, t.info.row, field, message, t.info.trade_id)
+            log.add(trades_file, t.info.row, field, message, t.info.trade_id)
 
         if isinstance(t, EquityTrade):
             spec = market.equities.get(t.underlying)
@@ -330,6 +346,10 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
                     f"{t.underlying} ({spec.currency}); quanto options are not supported")
                 continue
             t = dataclasses.replace(t, info=dataclasses.replace(t.info, currency=spec.currency))
+        if t.info.maturity <= market.as_of:
+            log.warn(trades_file, t.info.row, "maturity_date", f"{t.info.maturity} is on or "
+                     f"before as_of {market.as_of}: the trade has no flows left and is worth 0",
+                     t.info.trade_id)
         for field, ccy in _trade_currencies(t):
             if ccy not in market.curves:
                 bad(field, f"no curve for {ccy} in market.json curves")
@@ -347,8 +367,8 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
         for leg in _float_legs(t):
             spec_i = INDICES[leg.index]
             if not spec_i.overnight and leg.index not in market.index_basis:
-                log.warn(TRADES, t.info.row, "float_index", f"no index_basis for {leg.index} "
-                         "in market.json; using 0", t.info.trade_id)
+                log.warn(trades_file, t.info.row, "float_index", f"no index_basis for "
+                         f"{leg.index} in market.json; using 0", t.info.trade_id)
         if len(log.problems) == problems_before:
             out.append(t)
     for csa in csas.values():
@@ -368,7 +388,11 @@ def _float_legs(t: Trade) -> list[FloatLeg]:
 
 def _credit_curves(counterparties: dict[str, Counterparty], market: Market,
                    log: ProblemLog) -> dict[str, CreditSpec]:
-    """Hazard curves: flat ones directly, CDS ones bootstrapped in groups sharing tenors."""
+    """Hazard curves: flat ones directly, CDS ones bootstrapped in groups sharing tenors.
+
+    A name whose spreads cannot be bootstrapped is reported on its failing CDS column and left
+    out; the others of its group are bootstrapped again without it.
+    """
     out: dict[str, CreditSpec] = {}
     groups: dict[tuple[Any, ...], list[Counterparty]] = defaultdict(list)
     for c in counterparties.values():
@@ -380,28 +404,24 @@ def _credit_curves(counterparties: dict[str, Counterparty], market: Market,
     base = market.base_currency
     if base not in market.curves:
         return out
+    column = {tenor: col for col, tenor in CDS_TENORS.items()}
     for tenors, members in groups.items():
-        try:
-            curves = bootstrap_hazard_curves(
-                market.as_of, list(tenors), np.array([[s for _, s in c.cds_spreads]
-                                                      for c in members]),
-                np.array([c.recovery for c in members]), market.curve(base),
-                market.calendar(base), [c.counterparty_id for c in members])
-        except BootstrapError:
-            # Find every failing name one by one so that each gets its own line.
-            curves = []
-            for c in members:
-                try:
-                    curves += bootstrap_hazard_curves(
-                        market.as_of, list(tenors), [[s for _, s in c.cds_spreads]],
-                        [c.recovery], market.curve(base), market.calendar(base),
-                        [c.counterparty_id])
-                except BootstrapError as exc:
-                    log.add(CPTY, c.row, "cds_*", str(exc), c.counterparty_id)
-                    curves.append(None)  # type: ignore[arg-type]
-        for c, curve in zip(members, curves, strict=True):
-            if curve is not None:
-                out[c.counterparty_id] = CreditSpec(curve, c.recovery)
+        while members:
+            try:
+                curves = bootstrap_hazard_curves(
+                    market.as_of, list(tenors),
+                    np.array([[s for _, s in c.cds_spreads] for c in members]),
+                    np.array([c.recovery for c in members]), market.curve(base),
+                    market.calendar(base), [c.counterparty_id for c in members])
+            except BootstrapError as exc:
+                bad = members[exc.index or 0]
+                field = column.get(exc.tenor, "cds_*") if exc.tenor else "cds_*"
+                log.add(CPTY, bad.row, field, str(exc), bad.counterparty_id)
+                members = [c for c in members if c is not bad]
+                continue
+            out.update({c.counterparty_id: CreditSpec(curve, c.recovery)
+                        for c, curve in zip(members, curves, strict=True)})
+            break
     return out
 
 
@@ -410,7 +430,7 @@ def _credit_curves(counterparties: dict[str, Counterparty], market: Market,
 # ---------------------------------------------------------------------------------------------
 def _run_config(path: Path, log: ProblemLog) -> RunConfig:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         log.add(RUN, None, None, f"is not readable JSON: {exc}")
         return RunConfig()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from xvaflow.core.dates import Tenor
 
+CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
 CDS_COLUMNS = ("cds_6m", "cds_1y", "cds_2y", "cds_3y", "cds_5y", "cds_7y", "cds_10y")
 CDS_TENORS = {"cds_6m": Tenor(6, "M"), "cds_1y": Tenor(1, "Y"), "cds_2y": Tenor(2, "Y"),
               "cds_3y": Tenor(3, "Y"), "cds_5y": Tenor(5, "Y"), "cds_7y": Tenor(7, "Y"),
@@ -47,6 +48,8 @@ class Csa:
         independent_amount: initial amount held by the bank (negative: posted by the bank).
         mpor_days: margin period of risk in business days.
         im_model: ``none`` or ``simm`` (initial margin).
+        csa_type: ``two_way`` (both post), ``one_way_cpty`` (only the counterparty posts) or
+            ``one_way_own`` (only the bank posts); optional column, default ``two_way``.
     """
 
     csa_id: str
@@ -58,6 +61,7 @@ class Csa:
     currency: str
     im_model: str
     row: int
+    csa_type: str = "two_way"
 
 
 @dataclass(frozen=True)

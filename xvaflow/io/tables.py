@@ -1,9 +1,11 @@
 """Reading CSV (and Parquet) tables into raw rows, with header checks.
 
 Rows come back as ``(row number, {column: text})`` with row numbers as a spreadsheet shows them
-(header = 1). Missing required columns are problems on row 1; columns nobody reads are warnings
-(CONTRACT.md: "extra columns are ignored with a warning"). Parquet files are converted to the
-same text form so that one validation path serves both (floats keep their exact ``repr``).
+(header = 1; a quoted cell spanning several lines stays one row), and with every header column
+present (missing trailing cells read as empty). Missing required columns are problems on row 1;
+columns nobody reads, and columns without a name, are warnings (CONTRACT.md: "extra columns are
+ignored with a warning"). Parquet files are converted to the same text form so that one
+validation path serves both (floats keep their exact ``repr``).
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ def _check_header(header: list[str], name: str, log: ProblemLog, required: Colle
                   known: Collection[str]) -> bool:
     ok = True
     seen: set[str] = set()
-    for col in header:
-        if col in seen:
+    for i, col in enumerate(header, start=1):
+        if not col:  # e.g. the trailing empty cells of a spreadsheet export
+            log.warn(name, 1, None, f"column {i} has no name, ignored")
+        elif col in seen:
             log.add(name, 1, col, "column appears twice in the header")
             ok = False
         seen.add(col)
     for col in required:
         if col not in seen:
-            log.add(name, 1, col, "required column is missing from the header")
+            found = next((h for h in header if h.lower() == col.lower()), None)
+            extra = f" (found {found!r}; column names are case-sensitive)" if found else ""
+            log.add(name, 1, col, f"required column is missing from the header{extra}")
             ok = False
     for col in header:
-        if col not in known:
+        if col and col not in known:
             hint = next((k for k in known if k.lower() == col.strip().lower()), None)
             extra = f" (did you mean {hint!r}? column names are case-sensitive)" if hint else ""
             log.warn(name, 1, col, f"unknown column, ignored{extra}")
@@ -58,18 +64,22 @@ def read_csv(path: Path, log: ProblemLog, required: Collection[str], known: Coll
             except StopIteration:
                 log.add(name, None, None, "file is empty (expected a header row)")
                 return None
+            if len(header) == 1 and ";" in header[0]:  # e.g. saved by a localised spreadsheet
+                log.add(name, 1, None, "columns must be separated by commas, not semicolons")
+                return None
             if not _check_header(header, name, log, required, known):
                 return None
             rows: list[Row] = []
-            for values in reader:
-                row_no = reader.line_num
+            # Count records, not lines: a quoted cell with a line break is one spreadsheet row.
+            for row_no, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):
                     continue  # blank line
                 if len(values) > len(header):
                     log.add(name, row_no, None,
                             f"has {len(values)} cells but the header has {len(header)} columns")
                     continue
-                rows.append((row_no, dict(zip(header, values, strict=False))))
+                values += [""] * (len(header) - len(values))
+                rows.append((row_no, dict(zip(header, values, strict=True))))
             return rows
     except UnicodeDecodeError as exc:
         log.add(name, None, None, f"is not UTF-8 text ({exc.reason})")

@@ -51,7 +51,17 @@ from xvaflow.market.curves import HazardCurve, ZeroCurve
 
 
 class BootstrapError(ValueError):
-    """A curve cannot be built from its quotes (the message names the offending quote)."""
+    """A curve cannot be built from its quotes (the message names the offending quote).
+
+    Attributes:
+        index: for credit curves bootstrapped together, the position of the failing name.
+        tenor: the tenor of the failing quote, when known.
+    """
+
+    def __init__(self, message: str, index: int | None = None, tenor: Tenor | None = None):
+        super().__init__(message)
+        self.index = index
+        self.tenor = tenor
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +287,7 @@ def bootstrap_hazard_curves(
             raise BootstrapError(
                 f"credit curve {labels[i]}: CDS {tenors[order[j]]} spread "
                 f"{s[i, order[j]] * 1e4:.4g}bp cannot be matched with a non-negative hazard "
-                "rate given the shorter tenors"
+                "rate given the shorter tenors", index=i, tenor=tenors[order[j]]
             )
         for _ in range(64):
             mid = 0.5 * (lo + hi)

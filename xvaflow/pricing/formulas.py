@@ -29,10 +29,8 @@ def black(forward: Any, strike: Any, stdev: Any, is_call: Any) -> Any:
     positive = s > 0.0
     s_safe = xp.where(positive, s, 1.0)
     d1 = xp.log(f / k) / s_safe + 0.5 * s_safe
-    d2 = d1 - s_safe
-    call = f * ndtr(d1) - k * ndtr(d2)
-    put = k * ndtr(-d2) - f * ndtr(-d1)
-    smooth = xp.where(is_call, call, put)
+    call = f * ndtr(d1) - k * ndtr(d1 - s_safe)
+    smooth = xp.where(is_call, call, call - (f - k))  # put by put-call parity
     intrinsic = xp.where(is_call, xp.maximum(f - k, 0.0), xp.maximum(k - f, 0.0))
     return xp.where(positive, smooth, intrinsic)
 

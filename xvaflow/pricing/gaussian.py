@@ -2,60 +2,55 @@
 
 For y ~ N(mu, v) and coefficients c_m, b_m:
 
-    E[max(V(y), 0)],   V(y) = sum_m c_m exp(-b_m y).
+    g(mu) = E[max(V(y), 0)],   V(y) = sum_m c_m exp(-b_m y).
 
-The roots of V are located on a grid of +-10 standard deviations and refined by bisection; on
-each interval (l, u) where V > 0 the expectation is closed form,
+The sign of V does not depend on the distribution, so the intervals where V > 0 are found once
+(:func:`positive_intervals`: a grid of 241 points over y in [-1.5, 1.5], far beyond any
+simulated rate state, refined by bisection). On each interval (l, u) the expectation is closed form,
 
     E[exp(-b y) 1{l < y < u}] = exp(-b mu + b^2 v / 2) [N((u - mu + b v)/sqrt(v))
-                                                        - N((l - mu + b v)/sqrt(v))].
+                                                        - N((l - mu + b v)/sqrt(v))],
 
-In the Hull-White model a swap's value at the option expiry is such a sum in the (shifted) state
-variable, so this is the price of a European swaption: Jamshidian's decomposition
-(F. Jamshidian, "An exact bond option formula", J. Finance 44, 1989) when V is monotone, and
-still exact for any number of sign changes (spreads, basis, mixed legs). Roots closer together
-than the grid spacing (1/16 of a standard deviation) would be missed; swap values do not have
-them.
+and g'(mu) = E[V'(y) 1{V(y) > 0}] (the boundary terms vanish since V = 0 there), so the
+derivative costs one more multiplication per term.
+
+In the Hull-White model a swap's value at the option expiry is such a sum in the shifted state,
+so this prices European swaptions: Jamshidian's decomposition (F. Jamshidian, "An exact bond
+option formula", J. Finance 44, 1989) when V is monotone, and still exact for any number of sign
+changes (spreads, basis, mixed legs). Two roots closer together than the grid spacing (0.0125
+in y) would be missed; swap values do not have them, and V is negligible between such roots.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from xvaflow.core.backend import array_namespace, special
 
-_GRID = 321  # points on [-10 sd, +10 sd]
-_BISECTIONS = 64
+_RANGE = 1.5
+_GRID = 241
+_BISECTIONS = 60
 
 
-def expected_positive_part(coef: Any, beta: Any, mean: Any, var: Any) -> Any:
-    """E[max(sum_m coef[n, m] exp(-beta[n, m] y), 0)] for y ~ N(mean[n], var[n]).
+@dataclass(frozen=True)
+class Intervals:
+    """Intervals where V > 0: ``row[k]`` owns (``lower[k]``, ``upper[k]``), possibly infinite."""
 
-    Args:
-        coef: ``[n, m]`` coefficients (zero-padded rows are fine).
-        beta: ``[n, m]`` exponents.
-        mean: ``[n]`` mean of y.
-        var: ``[n]`` variance of y (> 0).
+    row: Any
+    lower: Any
+    upper: Any
 
-    Returns:
-        ``[n]`` expectations.
-    """
-    xp = array_namespace(coef, beta, mean, var)
-    ndtr = special(xp).ndtr
+
+def positive_intervals(coef: Any, beta: Any) -> Intervals:
+    """Where sum_m coef[n, m] exp(-beta[n, m] y) > 0, for each row n (``[n, m]`` inputs)."""
+    xp = array_namespace(coef, beta)
     c = xp.asarray(coef, dtype=xp.float64)
     b = xp.asarray(beta, dtype=xp.float64)
-    mu = xp.asarray(mean, dtype=xp.float64)
-    v = xp.asarray(var, dtype=xp.float64)
-    n = c.shape[0]
-    sd = xp.sqrt(v)
-    z = xp.linspace(-10.0, 10.0, _GRID)
-    y = mu[:, None] + sd[:, None] * z[None, :]  # [n, G]
-    values = xp.einsum("nm,nmg->ng", c, xp.exp(-b[:, :, None] * y[:, None, :]))
-    pos = values > 0.0
-
-    # Refine one root inside every grid interval where the sign changes.
+    y = xp.linspace(-_RANGE, _RANGE, _GRID)
+    pos = _signs(xp, c, b, y)
     row, col = xp.nonzero(pos[:, 1:] != pos[:, :-1])
-    lo, hi = y[row, col], y[row, col + 1]
+    lo, hi = y[col], y[col + 1]
     lo_positive = pos[row, col]
     cr, br = c[row], b[row]
     for _ in range(_BISECTIONS):
@@ -64,27 +59,70 @@ def expected_positive_part(coef: Any, beta: Any, mean: Any, var: Any) -> Any:
         lo = xp.where(same, mid, lo)
         hi = xp.where(same, hi, mid)
     root = 0.5 * (lo + hi)
-
-    # Intervals where V > 0: from a root where V turns positive (or -inf) to the next root where
-    # it turns negative (or +inf). Rows of ``nonzero`` come sorted by (n, column), so the k-th
-    # opening of a row pairs with its k-th closing.
+    # An interval opens where V turns positive (or at -inf) and closes where it turns negative
+    # (or at +inf). ``nonzero`` sorts by (row, column), so the k-th opening of a row pairs with
+    # its k-th closing.
     inf = float("inf")
-    opens_row = xp.concatenate([xp.nonzero(pos[:, 0])[0], row[~lo_positive]])
-    opens_at = xp.concatenate([xp.full(int(pos[:, 0].sum()), -inf), root[~lo_positive]])
-    opens_col = xp.concatenate([xp.full(int(pos[:, 0].sum()), -1), col[~lo_positive]])
-    closes_row = xp.concatenate([row[lo_positive], xp.nonzero(pos[:, -1])[0]])
-    closes_at = xp.concatenate([root[lo_positive], xp.full(int(pos[:, -1].sum()), inf)])
-    closes_col = xp.concatenate([col[lo_positive], xp.full(int(pos[:, -1].sum()), _GRID)])
+    start_pos, end_pos = pos[:, 0], pos[:, -1]
+    n_start, n_end = int(start_pos.sum()), int(end_pos.sum())
+    opens_row = xp.concatenate([xp.nonzero(start_pos)[0], row[~lo_positive]])
+    opens_col = xp.concatenate([xp.full(n_start, -1), col[~lo_positive]])
+    opens_at = xp.concatenate([xp.full(n_start, -inf), root[~lo_positive]])
+    closes_row = xp.concatenate([row[lo_positive], xp.nonzero(end_pos)[0]])
+    closes_col = xp.concatenate([col[lo_positive], xp.full(n_end, _GRID)])
+    closes_at = xp.concatenate([root[lo_positive], xp.full(n_end, inf)])
     o = xp.lexsort(xp.stack([opens_col, opens_row]))
     k = xp.lexsort(xp.stack([closes_col, closes_row]))
-    seg_row, lower, upper = opens_row[o], opens_at[o], closes_at[k]
+    return Intervals(row=opens_row[o], lower=opens_at[o], upper=closes_at[k])
 
-    bs, cs = b[seg_row], c[seg_row]
-    mus, vs, sds = mu[seg_row, None], v[seg_row, None], sd[seg_row, None]
+
+def _signs(xp: Any, c: Any, b: Any, y: Any) -> Any:
+    """sign(V) > 0 on the grid, ``[n, G]``, in chunks of rows to bound memory."""
+    out = xp.empty((c.shape[0], y.size), dtype=bool)
+    step = max(1, 2_000_000 // max(1, c.shape[1] * y.size))
+    for s in range(0, c.shape[0], step):
+        out[s: s + step] = xp.einsum("nm,nmg->ng", c[s: s + step],
+                                     xp.exp(-b[s: s + step, :, None] * y[None, None, :])) > 0.0
+    return out
+
+
+def interval_expectation(coef: Any, beta: Any, intervals: Intervals, mean: Any, var: Any,
+                         derivative: bool = False) -> tuple[Any, Any]:
+    """g(mu) (and g'(mu)) for rows n at means ``mean[n, L]`` and variances ``var[n]``.
+
+    Returns:
+        (values ``[n, L]``, derivatives ``[n, L]`` or None).
+    """
+    xp = array_namespace(coef, beta, mean)
+    ndtr = special(xp).ndtr
+    c = xp.asarray(coef, dtype=xp.float64)
+    b = xp.asarray(beta, dtype=xp.float64)
+    mu = xp.asarray(mean, dtype=xp.float64)
+    v = xp.asarray(var, dtype=xp.float64)
+    n, n_pts = mu.shape
+    seg = intervals.row
+    bs, cs = b[seg][:, :, None], c[seg][:, :, None]  # [S, M, 1]
+    mus = mu[seg][:, None, :]  # [S, 1, L]
+    vs = v[seg][:, None, None]
+    sds = xp.sqrt(vs)
     shift = -mus + bs * vs
-    hi_arg = (upper[:, None] + shift) / sds
-    lo_arg = (lower[:, None] + shift) / sds
+    hi_arg = (intervals.upper[:, None, None] + shift) / sds
+    lo_arg = (intervals.lower[:, None, None] + shift) / sds
     # N(hi) - N(lo), computed on the side of the distribution that keeps precision.
     mass = xp.where(lo_arg > 0.0, ndtr(-lo_arg) - ndtr(-hi_arg), ndtr(hi_arg) - ndtr(lo_arg))
-    terms = cs * xp.exp(-bs * mus + 0.5 * bs * bs * vs) * mass
-    return xp.bincount(seg_row, weights=terms.sum(axis=1), minlength=n)
+    terms = cs * xp.exp(-bs * mus + 0.5 * bs * bs * vs) * mass  # [S, M, L]
+    values = xp.zeros((n, n_pts))
+    xp.add.at(values, seg, terms.sum(axis=1))
+    if not derivative:
+        return values, None
+    derivs = xp.zeros((n, n_pts))
+    xp.add.at(derivs, seg, (-bs * terms).sum(axis=1))
+    return values, derivs
+
+
+def expected_positive_part(coef: Any, beta: Any, mean: Any, var: Any) -> Any:
+    """E[max(sum_m coef[n, m] exp(-beta[n, m] y), 0)] for y ~ N(mean[n], var[n]) (``[n]``)."""
+    xp = array_namespace(coef, beta, mean, var)
+    intervals = positive_intervals(coef, beta)
+    values, _ = interval_expectation(coef, beta, intervals, xp.asarray(mean)[:, None], var)
+    return values[:, 0]

@@ -109,8 +109,8 @@ ALL_TRADE_COLUMNS: frozenset[str] = frozenset(COMMON_COLUMNS).union(
 )
 
 
-def compile_portfolio(trades: Sequence[Trade], market: Market,
-                      log: ProblemLog) -> CompiledPortfolio:
+def compile_portfolio(trades: Sequence[Trade], market: Market, log: ProblemLog,
+                      trades_file: str = "trades.csv") -> CompiledPortfolio:
     """Compile trades into the array tables the pricers read.
 
     Args:
@@ -119,8 +119,9 @@ def compile_portfolio(trades: Sequence[Trade], market: Market,
         market: snapshot (as_of, calendars and index basis are read; curves are not).
         log: compilation problems (e.g. a seasoned floating leg without ``last_fixing``) are
             added here; the caller raises them together with any others.
+        trades_file: file name the problems refer to (trades.csv or trades.parquet).
     """
-    ctx = CompileContext(market=market, log=log)
+    ctx = CompileContext(market=market, log=log, trades_file=trades_file)
     groups: dict[str, list[tuple[int, Any]]] = {}
     for i, t in enumerate(trades):
         groups.setdefault(t.info.product, []).append((i, t))

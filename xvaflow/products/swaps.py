@@ -71,7 +71,8 @@ def _float_leg(r: FieldReader, suffix: str, currency: str | None,
     spread = r.number("float_spread" + suffix, required=False, lower=-1.0, upper=1.0)
     dc = r.choice("float_daycount" + suffix, DAYCOUNTS, what="day count", case_sensitive=False)
     last = r.number("last_fixing" + suffix, required=False, lower=-1.0, upper=1.0)
-    if index is not None and currency is not None and INDICES[index].currency != currency:
+    # An empty currency is already reported (or not applicable): nothing to compare against.
+    if index is not None and currency and INDICES[index].currency != currency:
         r.problem("float_index" + suffix,
                   f"index {index} is in {INDICES[index].currency}, the leg is in {currency}")
         return None
@@ -276,20 +277,23 @@ def compile_legs(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) ->
     # Fixed coupons: N r tau at the period end.
     add(~is_float, FIXED, n_leg * legs.rate[leg] * tau)
     spread = legs.rate[leg]
-    # Overnight coupons, N (P(s)/P(e) - 1) + N m tau: projected N over [s, e] plus fixed rows.
-    # In progress: the realised factor A = 1 + L tau(s, as_of) replaces P(s): projected N A
-    # over [as_of, e] (it keeps compounding from as_of).
-    on = is_float & overnight
-    accrued = 1.0 + np.nan_to_num(last_fix) * _by_label(legs.daycount, leg, start,
-                                                        np.full(start.size, as_of))
-    add(on, OVERNIGHT, n_leg * np.where(seasoned, accrued, 1.0),
-        np.where(seasoned, 0.0, t_start), t_end)
-    add(on, FIXED, n_leg * (spread * tau - 1.0))
-    # Term coupons, N tau (F + b + m), F = (P(s)/P(e) - 1)/tau_idx; in progress: N tau (L + m).
-    term = is_float & ~overnight
+    # Floating coupons pay N tau (R + m) with R the index rate of the period on the index day
+    # count, R = (P(s)/P(e) - 1)/tau_idx: a projected row N tau/tau_idx over [s, e] plus fixed
+    # rows (ISDA compounding for overnight indices, the "par coupon" for term ones).
     tau_idx = _by_label(legs.index_daycount, leg, start, end)
+    ratio = tau / tau_idx
+    # Overnight in progress: the realised factor A = 1 + L tau_idx(s, as_of) replaces P(s), and
+    # the row keeps compounding from as_of: projected N A tau/tau_idx over [as_of, e].
+    on = is_float & overnight
+    accrued = 1.0 + np.nan_to_num(last_fix) * _by_label(legs.index_daycount, leg, start,
+                                                        np.full(start.size, as_of))
+    add(on, OVERNIGHT, n_leg * ratio * np.where(seasoned, accrued, 1.0),
+        np.where(seasoned, 0.0, t_start), t_end)
+    add(on, FIXED, n_leg * tau * (spread - 1.0 / tau_idx))
+    # Term coupons also carry the index basis b; in progress: N tau (L + m).
+    term = is_float & ~overnight
     fwd = term & ~seasoned
-    add(fwd, TERM, n_leg * tau / tau_idx, t_start, t_end)
+    add(fwd, TERM, n_leg * ratio, t_start, t_end)
     add(fwd, FIXED, n_leg * tau * (legs.basis[leg] + spread - 1.0 / tau_idx))
     add(term & seasoned, FIXED, n_leg * tau * (np.nan_to_num(last_fix) + spread))
 
@@ -315,12 +319,21 @@ def compile_swaptions(
 ) -> tuple[SwaptionTable, LinearFlows]:
     """Swaption table plus the rows of the underlyings (rows carry the swaption's trade index)."""
     as_of = ctx.as_of
-    for _, sw in items:
+    bad: set[int] = set()
+    for i, sw in items:
+        start = ctx.market.calendar(sw.info.currency).adjust(np.datetime64(sw.info.start, "D"))
         if sw.expiry <= as_of:
             ctx.log.add(ctx.trades_file, sw.info.row, "expiry_date",
                         f"{sw.expiry} is on or before as_of {as_of}: an exercised swaption is "
                         "booked as the IRS it delivered", sw.info.trade_id)
-    live = [(i, sw) for i, sw in items if sw.expiry > as_of]
+            bad.add(i)
+        elif start < np.datetime64(sw.expiry, "D"):
+            ctx.log.add(ctx.trades_file, sw.info.row, "start_date",
+                        f"{sw.info.start} rolls to {start} (Modified Following), before "
+                        f"expiry_date {sw.expiry}: the underlying must start on or after expiry",
+                        sw.info.trade_id)
+            bad.add(i)
+    live = [(i, sw) for i, sw in items if i not in bad]
     flows = compile_legs([(i, sw.underlying) for i, sw in live], ctx)
     table = SwaptionTable(
         trade=np.array([i for i, _ in live], dtype=np.int64),

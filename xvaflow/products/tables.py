@@ -20,6 +20,7 @@ All times are ACT/365F years from as_of; currencies and equities are indices int
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
@@ -173,3 +174,35 @@ class CompiledPortfolio:
     @property
     def n_trades(self) -> int:
         return len(self.trade_ids)
+
+    def subset(self, keep: Any) -> CompiledPortfolio:
+        """The trades selected by a boolean mask ``[trades]``, with every table reindexed.
+
+        Currency and equity name tuples are kept whole so that indices stay comparable with the
+        full portfolio's.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        new_index = np.cumsum(keep) - 1
+
+        def rows(table: Any) -> Any:
+            sel = table.take(keep[table.trade])
+            return dataclasses.replace(sel, trade=new_index[sel.trade])
+
+        ns_used = np.unique(self.netting_set[keep])
+        ns_new = np.full(len(self.netting_set_ids), -1, dtype=np.int64)
+        ns_new[ns_used] = np.arange(ns_used.size)
+        return CompiledPortfolio(
+            trade_ids=tuple(t for t, k in zip(self.trade_ids, keep, strict=True) if k),
+            products=tuple(p for p, k in zip(self.products, keep, strict=True) if k),
+            trade_currency=self.trade_currency[keep],
+            notional=self.notional[keep],
+            netting_set=ns_new[self.netting_set[keep]],
+            netting_set_ids=tuple(self.netting_set_ids[i] for i in ns_used),
+            currencies=self.currencies,
+            equities=self.equities,
+            linear=rows(self.linear),
+            swaption_flows=rows(self.swaption_flows),
+            fx_options=rows(self.fx_options),
+            equity=rows(self.equity),
+            swaptions=rows(self.swaptions),
+        )

@@ -33,15 +33,19 @@ def _num(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON to ``path`` via a temporary file in the same directory and a rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, allow_nan=False)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Write JSON (no NaN: missing metrics are null) atomically."""
+    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,166 @@
+"""The command line (CONTRACT.md, "Command line"): exit status 0 on success, 2 on bad input or
+usage with one ``error:`` line per problem on stderr and no traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xvaflow.cli import main
+from xvaflow.io.portfolio import load_portfolio
+from xvaflow.pricing.t0 import price_t0
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
+TRADE_IDS = [f"T{i:03d}" for i in range(1, 21)]
+BROKEN_LINES = [
+    "error: counterparties.csv row 4 (CP_HELIOS), recovery: must be at most 0.99, got 1.5",
+    "error: trades.csv row 3 (T002), notional: must be positive, got 0",
+    "error: trades.csv row 8 (T007), float_index: unknown index 'SOFR'; expected one of "
+    "CHF-SARON, EUR-ESTR, EUR-EURIBOR-3M, EUR-EURIBOR-6M, GBP-SONIA, JPY-TONA, USD-SOFR, "
+    "USD-TERM-3M",
+]
+
+
+def _set_cell(path: Path, key: str, column: str, value: str) -> None:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    row = next(r for r in rows if r[0] == key)
+    row[rows[0].index(column)] = value
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(DEMO, tmp_path / "demo"))
+
+
+@pytest.fixture
+def broken(demo: Path) -> Path:
+    """The demo with three mistakes in two files."""
+    _set_cell(demo / "trades.csv", "T002", "notional", "0")
+    _set_cell(demo / "trades.csv", "T007", "float_index", "SOFR")
+    _set_cell(demo / "counterparties.csv", "CP_HELIOS", "recovery", "1.5")
+    return demo
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("xvaflow")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "xvaflow.cli"]
+
+
+def test_validate_demo(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(demo)]) == 0
+    out, err = capsys.readouterr()
+    assert out == (f"{demo}: OK - 20 trades, 3 netting sets, 3 counterparties, 1 CSAs, as of "
+                   "2026-11-20, 0 warnings\n")
+    assert err == ""
+
+
+def test_validate_prints_warnings(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (demo / "run.json").write_text('{"paths": 100, "colour": "blue"}', encoding="utf-8")
+    assert main(["validate", str(demo)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 warnings" in out
+    assert err == "warning: run.json, colour: unknown setting, ignored\n"
+
+
+def test_validate_broken(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(broken)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines == [*BROKEN_LINES, "3 problem(s); nothing was computed."]
+    assert "Traceback" not in err
+
+
+def test_validate_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == f"error: {tmp_path / 'nothing'}: is not a directory"
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["validate"])
+    assert info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_real_exit_codes(demo: Path, tmp_path: Path) -> None:
+    ok = subprocess.run([*_cli(), "validate", str(demo)],  # noqa: S603 (our own script)
+                        capture_output=True, text=True, check=False, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    broken = Path(shutil.copytree(demo, tmp_path / "broken"))
+    _set_cell(broken / "trades.csv", "T002", "notional", "0")
+    _set_cell(broken / "trades.csv", "T007", "float_index", "SOFR")
+    _set_cell(broken / "counterparties.csv", "CP_HELIOS", "recovery", "1.5")
+    bad = subprocess.run([*_cli(), "validate", str(broken)],  # noqa: S603
+                         capture_output=True, text=True, check=False, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr.splitlines() == [*BROKEN_LINES, "3 problem(s); nothing was computed."]
+
+
+def test_price_writes_results(demo: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    assert main(["price", str(demo), "--out", str(out_dir)]) == 0
+    stdout, stderr = capsys.readouterr()
+    assert stderr == f"wrote {out_dir / 'results.json'}\n"
+    assert len(stdout.splitlines()) == 22  # header, 20 trades, total
+    assert sorted(p.name for p in out_dir.iterdir()) == ["results.json"]
+
+    doc = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    assert doc["schema_version"] == 1
+    assert (doc["as_of"], doc["base_currency"]) == ("2026-11-20", "USD")
+    assert list(doc["trades"]) == TRADE_IDS
+    pf = load_portfolio(demo)
+    values = price_t0(pf.compiled, pf.market)
+    eur = {"T002", "T005", "T006", "T008", "T011", "T014", "T016", "T018", "T020"}
+    for i, tid in enumerate(TRADE_IDS):
+        row = doc["trades"][tid]
+        assert set(row) == {"npv", "currency", "npv_base"}
+        assert row["currency"] == ("EUR" if tid in eur else "USD")
+        assert row["npv"] == values.npv[i]
+        assert row["npv_base"] == values.npv_base[i]
+        fx = 1.08 if row["currency"] == "EUR" else 1.0
+        assert row["npv_base"] == pytest.approx(row["npv"] * fx, rel=1e-12)
+        assert row["npv"] != 0.0
+
+
+def test_price_without_out_writes_nothing(demo: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    before = sorted(p.name for p in demo.iterdir())
+    assert main(["price", str(demo)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("total")
+    assert sorted(p.name for p in demo.iterdir()) == before
+
+
+def test_price_bad_input_writes_nothing(broken: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    assert main(["price", str(broken), "--out", str(out_dir)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [*BROKEN_LINES, "3 problem(s); nothing was computed."]
+    assert not out_dir.exists()
+
+
+def test_price_out_is_a_file(demo: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "results"
+    target.write_text("keep me", encoding="utf-8")
+    assert main(["price", str(demo), "--out", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[0] == (f"error: command line: --out {target}: exists and is not a "
+                                   "directory")
+    assert "Traceback" not in err
+    assert target.read_text(encoding="utf-8") == "keep me"

@@ -1,0 +1,143 @@
+"""Aggregation of partition results into results.json and exposure.csv (CONTRACT.md, "Outputs").
+
+Aggregation refuses partial results: every netting set with trades must come from exactly one
+partition, every partition must share the exposure dates and path count. Totals add netting
+sets (no netting across them); their standard errors come from the summed batch sums. The
+``PORTFOLIO`` profile adds the netting sets' profiles; its PFE is the quantile of the per-path
+sum of the netting sets' positive exposures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from xvaflow.core.errors import PipelineError
+from xvaflow.exposure.profile import QUANTILES, upper_quantiles
+from xvaflow.io.portfolio import Portfolio
+from xvaflow.xva.adjustments import METRICS, batch_stderr
+from xvaflow.xva.engine import PartitionResult
+
+EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
+                    "pfe_99", "expected_collateral", "basel_ee")
+PORTFOLIO = "PORTFOLIO"
+
+
+def _num(x: Any) -> float | None:
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def check_complete(parts: Sequence[PartitionResult], expected: Sequence[str]) -> None:
+    """Raise PipelineError unless every expected netting set appears exactly once."""
+    seen: dict[str, int] = {}
+    problems = []
+    for k, part in enumerate(parts):
+        for ns in part.netting_sets:
+            if ns in seen:
+                problems.append(f"netting set {ns} is in partitions {seen[ns]} and {k}")
+            seen[ns] = k
+    missing = [ns for ns in expected if ns not in seen]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        problems.append(f"{len(missing)} netting sets have no result: {shown}")
+    extra = sorted(set(seen) - set(expected))
+    if extra:
+        problems.append(f"unexpected netting sets in the results: {', '.join(extra[:10])}")
+    if parts:
+        ref = parts[0]
+        for k, part in enumerate(parts[1:], start=1):
+            if part.n_paths != ref.n_paths or not np.array_equal(part.times, ref.times):
+                problems.append(f"partition {k} was simulated on other paths or dates")
+    if problems:
+        raise PipelineError("; ".join(problems) + " - no results were published")
+
+
+def aggregate(parts: Sequence[PartitionResult], portfolio: Portfolio, run_info: dict[str, Any]
+              ) -> tuple[dict[str, Any], str]:
+    """(results.json document without the trades section, exposure.csv text)."""
+    expected = list(portfolio.compiled.netting_set_ids)
+    check_complete(parts, expected)
+    parts = [p for p in parts if p.netting_sets]
+    ref = parts[0]
+    n = ref.n_paths
+    netting: dict[str, Any] = {}
+    totals: dict[str, Any] = {}
+    metric_batches: dict[str, np.ndarray] = {}
+    for m in METRICS:
+        available = [m in p.xva for p in parts]
+        if not all(available):
+            totals[m], totals[f"{m}_stderr"] = None, None
+            continue
+        total = sum(float(p.xva[m][0].sum()) for p in parts) / n
+        batches = sum(p.xva[m][1].sum(axis=1) for p in parts)
+        metric_batches[m] = batches
+        totals[m] = total
+        totals[f"{m}_stderr"] = _num(batch_stderr(batches[:, None], ref.batch_size)[0])
+    totals["fva"] = (totals["fca"] - totals["fba"]
+                     if totals.get("fca") is not None and totals.get("fba") is not None else None)
+    if "fca" in metric_batches and "fba" in metric_batches:
+        totals["fva_stderr"] = _num(batch_stderr(
+            (metric_batches["fca"] - metric_batches["fba"])[:, None], ref.batch_size)[0])
+    totals["mva"] = None
+    totals["kva"] = None
+
+    for p in parts:
+        stats = {m: (p.xva[m][0] / n, batch_stderr(p.xva[m][1], p.batch_size)) for m in p.xva}
+        peak = p.profile.pfe[:, QUANTILES.index(0.975), :].max(axis=0)
+        for j, ns in enumerate(p.netting_sets):
+            entry: dict[str, Any] = {
+                "counterparty_id": portfolio.netting_sets[ns].counterparty_id,
+                "csa_id": portfolio.netting_sets[ns].csa_id,
+            }
+            for m in METRICS:
+                if m in stats:
+                    entry[m] = _num(stats[m][0][j])
+                    entry[f"{m}_stderr"] = _num(stats[m][1][j])
+                else:
+                    entry[m] = entry[f"{m}_stderr"] = None
+            entry.update(npv=_num(p.npv[j]), eepe=_num(p.eepe[j]),
+                         peak_pfe_975=_num(peak[j]), mva=None, kva=None)
+            netting[ns] = entry
+    document = {
+        "schema_version": 1,
+        "as_of": portfolio.market.as_of.isoformat(),
+        "base_currency": portfolio.market.base_currency,
+        "run": run_info,
+        "totals": totals,
+        "netting_sets": {ns: netting[ns] for ns in expected},
+    }
+    return document, exposure_csv(parts, expected)
+
+
+def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
+    """exposure.csv: one row per netting set and exposure date, then the PORTFOLIO rows."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(EXPOSURE_COLUMNS)
+    ref = parts[0]
+    where = {ns: (p, j) for p in parts for j, ns in enumerate(p.netting_sets)}
+    for ns in order:
+        p, j = where[ns]
+        prof = p.profile
+        for k, (d, t) in enumerate(zip(p.dates, p.times, strict=True)):
+            w.writerow([ns, str(d), f"{t:.6f}", *(_fmt(v) for v in (
+                prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
+                prof.collateral[k, j], prof.basel_ee[k, j]))])
+    total_path = sum(p.profile.portfolio_exposure for p in parts)
+    pfe = upper_quantiles(np.asarray(total_path).T)  # [3, dates]
+    for k, (d, t) in enumerate(zip(ref.dates, ref.times, strict=True)):
+        sums = [sum(float(getattr(p.profile, f)[k].sum()) for p in parts)
+                for f in ("ee", "epe", "ene", "collateral", "basel_ee")]
+        w.writerow([PORTFOLIO, str(d), f"{t:.6f}", *(_fmt(v) for v in (
+            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4]))])
+    return buf.getvalue()
+
+
+def _fmt(v: float) -> str:
+    return repr(float(v))

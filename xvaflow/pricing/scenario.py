@@ -1,0 +1,474 @@
+"""Scenario pricing: netting-set values on every path at a simulation date, streamed in time.
+
+Everything is priced from the model state of :mod:`xvaflow.models.crossasset` with the formulas
+of :mod:`xvaflow.products.tables` and :mod:`xvaflow.pricing.t0`, conditional on the path:
+
+Linear rows (IRS, CCS, FX forwards; exercised swaption underlyings)
+    A row not yet fixed at t (fixed amount, or projection period starting at or after t) is
+    worth a exp(lnK(t) - beta(t) y_c) in its currency, with y_c the shifted Hull-White state:
+    for every group (netting set, or exercised underlying) and currency this is a smooth function
+    of y_c alone, evaluated exactly at equispaced points spanning the paths and fitted by a
+    Chebyshev series (:class:`~xvaflow.pricing.interpolation.ExpSumFit`): cost rows x points +
+    paths x groups x degree instead of rows x paths. Rows with the same group, kind and dates
+    are merged first.
+    An overnight coupon in progress (s < t < T_pay = e) is worth a N_c(t)/N_c(s): each group keeps
+    the running sum of a exp(-ln N_c(s)) over its coupons in progress, updated only when a coupon
+    starts or pays, so the cost does not grow with the number of dates.
+    A term coupon in progress is worth a P_c(t, T_pay)/P_c(s, e), with P_c(s, e) from the state at
+    its fixing date (Gaussian-bridge interpolated between grid dates, see
+    :mod:`xvaflow.simulation.scenario`), valued row by row.
+Swaptions
+    Before expiry, value = sign P(t,T) g(mu), g the expected positive part of the underlying at
+    expiry (:mod:`xvaflow.pricing.gaussian`) under the T-forward conditional law
+    y(T) | F_t ~ N(mu, v), mu = e^{-a(T-t)} (y_t + B(t,T) V(t)), v = V(T) - e^{-2a(T-t)} V(t).
+    The exercise intervals are fixed per swaption; g and g' are evaluated at nodes spanning the
+    paths, 6 per conditional standard deviation of mu (so the cubic Hermite interpolation error,
+    O((h/sd)^4)/384, stays near 2e-6 of the option's scale), and interpolated. At expiry (on the
+    grid) a physical swaption is exercised on the paths where the underlying is worth more than
+    zero to the holder and becomes that swap; a cash-settled one pays and leaves the portfolio.
+FX options (Garman-Kohlhagen) and equity forwards/options (Black-Scholes)
+    Closed forms on the simulated spot and bonds with the market volatility (static vol, as at
+    t0). A physically settled FX option exercised at expiry (forward above strike) is the
+    exchange of the two amounts until settlement.
+
+Values are converted to the base currency with the simulated FX and summed per netting set.
+Cash flows paid on or before t are excluded (a flow paid exactly at a grid date is gone there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from xvaflow.core.dates import FloatArray, IntArray
+from xvaflow.market.market import Market
+from xvaflow.models.crossasset import CrossAssetModel
+from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
+from xvaflow.pricing.formulas import black
+from xvaflow.pricing.gaussian import Intervals, interval_expectation, positive_intervals
+from xvaflow.pricing.interpolation import ExpSumFit, hermite
+from xvaflow.pricing.swaption import padded_coefficients
+from xvaflow.products.tables import (
+    EQ_CALL,
+    EQ_FORWARD,
+    FIXED,
+    OVERNIGHT,
+    SETTLE_PHYSICAL,
+    TERM,
+    CompiledPortfolio,
+    LinearFlows,
+)
+from xvaflow.simulation.scenario import Scenario
+
+NODES_PER_SD = 6
+MIN_HERMITE_NODES, MAX_HERMITE_NODES = 8, 512
+
+
+def _scatter(xp: Any, values: Any, rows: IntArray, n_rows: int) -> Any:
+    """Sum rows of ``values`` ``[n, paths]`` into ``[n_rows, paths]`` by ``rows`` ``[n]``."""
+    if values.shape[0] == 0:
+        return xp.zeros((n_rows, values.shape[1]))
+    matrix = sp.csr_matrix((np.ones(rows.size), (rows, np.arange(rows.size))),
+                           shape=(n_rows, rows.size))
+    if xp is np:
+        return np.asarray(matrix @ values)
+    import cupyx.scipy.sparse as csp  # the GPU path only
+
+    return csp.csr_matrix(matrix) @ values
+
+
+def _segments(sorted_keys: IntArray) -> tuple[IntArray, IntArray]:
+    """(start positions, keys) of runs of equal values in a sorted array."""
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    return starts, sorted_keys[starts]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Linear rows of one currency, merged and sorted by group (``[rows]`` host arrays)."""
+
+    group: IntArray
+    kind: IntArray
+    pay: FloatArray
+    start: FloatArray
+    end: FloatArray
+    amount: FloatArray
+    live_from: FloatArray  # rows count only from this time (swaption underlyings: expiry)
+
+    @classmethod
+    def merged(cls, group: IntArray, kind: IntArray, pay: FloatArray, start: FloatArray,
+               end: FloatArray, amount: FloatArray, live_from: FloatArray) -> _Rows:
+        """Sum the amounts of rows equal in everything else; sort by group."""
+        keys = np.rec.fromarrays([group, kind, pay, start, end, live_from])
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        total = np.bincount(inverse.ravel(), weights=amount, minlength=uniq.size)
+        keep = total != 0.0
+        u = uniq[keep]
+        return cls(u.f0.astype(np.int64), u.f1.astype(np.int64), u.f2, u.f3, u.f4, total[keep],
+                   u.f5)
+
+
+class ScenarioValuer:
+    """Values of a set of netting sets on the paths of a :class:`Scenario`.
+
+    Args:
+        compiled: the compiled trades of these netting sets (other trades must be removed).
+        model: the model (all currencies and equities of ``compiled`` simulated).
+        scenario: the paths.
+        netting_sets: ``[n]`` netting set ids, in the column order of the results.
+        market: the market snapshot (FX option vols).
+    """
+
+    def __init__(self, compiled: CompiledPortfolio, model: CrossAssetModel, scenario: Scenario,
+                 netting_sets: Sequence[str], market: Market) -> None:
+        self.model = model
+        self.scenario = scenario
+        self.xp = scenario.xp
+        self.n_ns = len(netting_sets)
+        col = {ns: i for i, ns in enumerate(netting_sets)}
+        ns_of_trade = np.array([col[compiled.netting_set_ids[i]] for i in compiled.netting_set],
+                               dtype=np.int64)
+        ccy = np.array([model.currencies.index(c) for c in compiled.currencies], dtype=np.int64)
+
+        # Swaptions: physical ones get a value group for their underlying after exercise.
+        sw = compiled.swaptions
+        self.sw_ccy = ccy[sw.currency] if len(sw) else np.zeros(0, dtype=np.int64)
+        self.sw_ns = ns_of_trade[sw.trade]
+        self.sw_expiry = sw.expiry
+        self.sw_sign = sw.sign
+        self.sw_physical = sw.settlement == SETTLE_PHYSICAL
+        self.phys = np.flatnonzero(self.sw_physical)
+        self.n_groups = self.n_ns + self.phys.size
+        self.group_ns = np.r_[np.arange(self.n_ns), self.sw_ns[self.phys]].astype(np.int64)
+        self.sw_group = np.full(len(sw), -1, dtype=np.int64)
+        self.sw_group[self.phys] = self.n_ns + np.arange(self.phys.size)
+        und = compiled.swaption_flows
+        owner = np.zeros(0, dtype=np.int64)
+        if len(und):
+            order = np.argsort(sw.trade)
+            owner = order[np.searchsorted(sw.trade[order], und.trade)]
+        self._sw_rows = [und.take(owner == i) for i in range(len(sw))]
+        self._sw_table, self._sw_flows = sw, und
+        self._sw_setup()
+        self.exercised = self.xp.zeros((self.phys.size, scenario.n_paths), dtype=bool)
+
+        # Linear rows per model currency: trades' rows (group = netting set) and physical
+        # underlyings (group = their value group, live from expiry).
+        lin = compiled.linear
+        phys_rows = np.flatnonzero(self.sw_physical[owner]) if owner.size else owner
+        group = np.r_[ns_of_trade[lin.trade], self.sw_group[owner[phys_rows]]].astype(np.int64)
+        rows = LinearFlows.concat([lin, und.take(phys_rows)])
+        live_from = np.r_[np.full(len(lin), -np.inf), self.sw_expiry[owner[phys_rows]]]
+        self.rows: dict[int, _Rows] = {}
+        for c in (np.unique(ccy[rows.currency]) if len(rows) else []):
+            m = ccy[rows.currency] == c
+            self.rows[int(c)] = _Rows.merged(group[m], rows.kind[m], rows.pay_time[m],
+                                             rows.fix_start[m], rows.fix_end[m], rows.amount[m],
+                                             live_from[m])
+        # Running sums of overnight coupons in progress: columns = groups with such rows.
+        self._on_cols: dict[int, IntArray] = {}
+        self._on_acc: dict[int, Any] = {}
+        for c, r in self.rows.items():
+            cols = np.unique(r.group[r.kind == OVERNIGHT])
+            if cols.size:
+                self._on_cols[c] = cols
+                self._on_acc[c] = self.xp.zeros((cols.size, scenario.n_paths))
+        self._prev_t = 0.0
+
+        self.fx = compiled.fx_options
+        self.fx_buy, self.fx_sell = ccy[self.fx.buy_ccy], ccy[self.fx.sell_ccy]
+        self.fx_ns = ns_of_trade[self.fx.trade]
+        self.fx_vol = np.array([market.fx_vol(compiled.currencies[b] + compiled.currencies[s])
+                                for b, s in zip(self.fx.buy_ccy, self.fx.sell_ccy, strict=True)])
+        self.fx_exercised = self.xp.zeros((len(self.fx), scenario.n_paths), dtype=bool)
+        self.eq = compiled.equity
+        self.eq_model = np.array([model.equities.index(compiled.equities[i])
+                                  for i in self.eq.equity], dtype=np.int64)
+        self.eq_ccy = ccy[self.eq.currency]
+        self.eq_ns = ns_of_trade[self.eq.trade]
+
+    def _sw_setup(self) -> None:
+        """Per swaption: coefficients of the underlying at expiry in y(T) (merged, padded; see
+        :func:`~xvaflow.pricing.swaption.expiry_coefficients`) and its exercise intervals."""
+        m = self.model
+        params = [(float(m.mean_reversion[c]), float(m.volatility[c])) for c in self.sw_ccy]
+        curves = [m.curves[int(c)] for c in self.sw_ccy]
+        self.sw_coef, self.sw_beta, self.sw_width = padded_coefficients(
+            self._sw_table, self._sw_flows, (), params, curves)
+        self.sw_intervals: Intervals = positive_intervals(self.sw_coef, self.sw_beta)
+
+    # ------------------------------------------------------------------------------------
+    # per-step entry points
+    # ------------------------------------------------------------------------------------
+    def advance(self, t: float, step: int, state: Any) -> None:
+        """Bring path-dependent memory up to date at a new grid date (call at every step).
+
+        Overnight coupons that started since the last date join their group's running sum,
+        those that paid leave it; options expiring now are exercised or not.
+        """
+        prev = self._prev_t
+        for c, acc in self._on_acc.items():
+            r = self.rows[c]
+            on = r.kind == OVERNIGHT
+            started = on & (r.start >= prev) & (r.start < t) & (r.pay > t) & (r.live_from <= t)
+            paid = on & (r.pay > prev) & (r.pay <= t) & (r.start < prev) & (r.live_from <= prev)
+            for mask, sign in ((started, 1.0), (paid, -1.0)):
+                idx = np.flatnonzero(mask)
+                if idx.size:
+                    local = np.searchsorted(self._on_cols[c], r.group[idx])
+                    acc += sign * _scatter(self.xp, self._on_weight(c, r, idx, step), local,
+                                           acc.shape[0])
+        self._exercise_swaptions(t, state)
+        self._exercise_fx_options(t, state)
+        self._prev_t = t
+
+    def _pair_at_unique(self, c: int, s: FloatArray, step: int) -> tuple[Any, Any]:
+        """(x_c(s), I_c(s)) ``[len(s), paths]``, interpolating once per distinct date."""
+        uniq, inverse = np.unique(s, return_inverse=True)
+        x, integral = self.scenario.pair_at(c, uniq, step)
+        return x[inverse], integral[inverse]
+
+    def _on_weight(self, c: int, r: _Rows, idx: IntArray, step: int) -> Any:
+        """a exp(-ln N_c(s)) ``[idx, paths]`` for overnight rows, s from the stored history."""
+        xp = self.xp
+        _, integral = self._pair_at_unique(c, r.start[idx], step)
+        log_bank = integral + xp.asarray(self.model.log_bank_drift(c, r.start[idx]))[:, None]
+        return xp.asarray(r.amount[idx])[:, None] * xp.exp(-log_bank)
+
+    def netting_set_values(self, t: float, step: int, state: Any,
+                           subset: np.ndarray | None = None) -> Any:
+        """``[netting sets, paths]`` values in base currency (not deflated) at time t.
+
+        All currencies' not-yet-fixed linear rows come out of one matrix product (each
+        currency's interpolation basis scaled by its FX rate, stacked); coupons in progress and
+        swaptions are added to it.
+
+        Args:
+            subset: ``[netting sets]`` booleans; other rows are left at zero (lag dates only
+                need the collateralised netting sets).
+        """
+        xp, m = self.xp, self.model
+        n_paths = state.shape[0]
+        wanted = np.ones(self.n_ns, dtype=bool) if subset is None else subset
+        in_group = wanted[self.group_ns]
+        bases, coefs, extras, sw_parts = [], [], [], []
+        for c in range(m.n_ccy):
+            fx = m.fx(c, t, state)
+            y = m.shifted_state(c, t, state)
+            r = self.rows.get(c)
+            if r is not None:
+                alive = (r.pay > t) & (r.live_from <= t) & in_group[r.group]
+                idx = np.flatnonzero(alive & ((r.kind == FIXED) | (r.start >= t)))
+                if idx.size:
+                    basis, coef = self._fitted_groups(c, t, r, idx, y)
+                    bases.append(basis * fx[:, None])
+                    coefs.append(coef)
+                if c in self._on_acc:
+                    scale = fx * xp.exp(m.log_bank(c, t, state))
+                    extras.append((self._on_cols[c], scale[None, :] * self._on_acc[c]))
+                term = np.flatnonzero(alive & (r.kind == TERM) & (r.start < t))
+                if term.size:
+                    _, cols = _segments(r.group[term])
+                    values = self._term_in_progress(c, t, step, r, term, y) * fx[None, :]
+                    extras.append((cols, _scatter(xp, values, np.searchsorted(
+                        cols, r.group[term]), cols.size)))
+            sw = np.flatnonzero((self.sw_ccy == c) & (self.sw_expiry > t)
+                                & in_group[self.sw_ns]) if self.sw_ns.size else np.zeros(0, int)
+            if sw.size:
+                sw_parts.append((sw, self._swaption_values(c, t, sw, y) * fx[None, :]))
+        if coefs:
+            groups = xp.asarray(np.concatenate(coefs).T) @ xp.concatenate(bases, axis=1).T
+        else:
+            groups = xp.zeros((self.n_groups, n_paths))
+        for rows, values in extras:
+            groups[rows] += values
+        out = groups[: self.n_ns]
+        if self.phys.size:
+            live = xp.asarray((self.sw_expiry[self.phys] <= t) & in_group[self.n_ns:])
+            value = (groups[self.n_ns:] * self.exercised * live[:, None]
+                     * xp.asarray(self.sw_sign[self.phys])[:, None])
+            out = out + _scatter(xp, value, self.sw_ns[self.phys], self.n_ns)
+        if sw_parts:
+            sw = np.concatenate([p[0] for p in sw_parts])
+            out = out + _scatter(xp, xp.concatenate([p[1] for p in sw_parts]), self.sw_ns[sw],
+                                 self.n_ns)
+        out = out + self._fx_option_values(t, state, wanted)
+        return out + self._equity_values(t, state, wanted)
+
+    def _log_factors(self, c: int, t: float, r: _Rows, idx: IntArray) -> tuple[FloatArray,
+                                                                                 FloatArray]:
+        """(ln K, beta) of rows with ln value = ln a + ln K - beta y (not yet fixed at t)."""
+        m = self.model
+        lk_p, b_p = m.bond_factors(c, t, r.pay[idx])
+        proj = r.kind[idx] != FIXED
+        lk_s, b_s = m.bond_factors(c, t, np.where(proj, r.start[idx], t))
+        lk_e, b_e = m.bond_factors(c, t, np.where(proj, r.end[idx], t))
+        return (lk_p + np.where(proj, lk_s - lk_e, 0.0), b_p + np.where(proj, b_s - b_e, 0.0))
+
+    def _fitted_groups(self, c: int, t: float, r: _Rows, idx: IntArray, y: Any
+                       ) -> tuple[Any, FloatArray]:
+        """(basis ``[paths, degree+1]``, coefficients ``[degree+1, groups]``) whose product is
+        the value of the rows ``idx`` per group (zero columns for groups without such rows)."""
+        lk, beta = self._log_factors(c, t, r, idx)
+        fit = ExpSumFit.for_exponents(float(y.min()), float(y.max()), float(np.abs(beta).max()))
+        node_vals = fit.exp_values(r.amount[idx], lk, beta)
+        starts, cols = _segments(r.group[idx])  # idx is sorted by group
+        coef = np.zeros((fit.degree + 1, self.n_groups))
+        coef[:, cols] = fit.coefficients(np.add.reduceat(node_vals, starts, axis=0))
+        return fit.basis(y), coef
+
+    def _term_in_progress(self, c: int, t: float, step: int, r: _Rows, idx: IntArray,
+                          y: Any) -> Any:
+        """a P(t, T_pay) / P(s, e) for term rows fixed at s < t, ``[idx, paths]``."""
+        xp, m = self.xp, self.model
+        a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
+        s, e = r.start[idx], r.end[idx]
+        lk_p, b_p = m.bond_factors(c, t, r.pay[idx])
+        x_s, _ = self._pair_at_unique(c, s, step)
+        y_s = x_s + xp.asarray(forward_measure_shift(a, sigma, s))[:, None]
+        b_se = bond_b(a, s, e)
+        curve = m.curves[c]
+        lk_se = (np.log(curve.discount(e)) - np.log(curve.discount(s))
+                 - 0.5 * b_se * b_se * state_variance(a, sigma, s))
+        log = (xp.asarray(lk_p - lk_se)[:, None] - xp.asarray(b_p)[:, None] * y[None, :]
+               + xp.asarray(b_se)[:, None] * y_s)
+        return xp.asarray(r.amount[idx])[:, None] * xp.exp(log)
+
+    def _swaption_values(self, c: int, t: float, sw: IntArray, y: Any) -> Any:
+        """sign P(t,T) g(mu) ``[sw, paths]`` for swaptions not yet expired."""
+        xp, m = self.xp, self.model
+        a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
+        big_t = self.sw_expiry[sw]
+        decay = np.exp(-a * (big_t - t))
+        v_t = float(state_variance(a, sigma, t))
+        drift = decay * bond_b(a, t, big_t) * v_t
+        var = state_variance(a, sigma, big_t) - decay**2 * v_t
+        lo, hi = float(y.min()), float(y.max())
+        mu_lo = decay * lo + drift
+        width = np.maximum(decay * (hi - lo), 1e-12)
+        # Nodes per swaption: NODES_PER_SD per conditional sd, in power-of-two buckets.
+        need = np.ceil(NODES_PER_SD * width / np.sqrt(var)) + 1
+        n_nodes = np.clip(2 ** np.ceil(np.log2(need)), MIN_HERMITE_NODES, MAX_HERMITE_NODES)
+        mu = xp.asarray(decay)[None, :] * y[:, None] + xp.asarray(drift)[None, :]
+        price = xp.empty((y.shape[0], sw.size))  # [paths, sw] for the Hermite evaluation
+        for count in np.unique(n_nodes):
+            sel = np.flatnonzero(n_nodes == count)
+            grid = np.linspace(0.0, 1.0, int(count))
+            nodes = mu_lo[sel, None] + width[sel, None] * grid[None, :]
+            width_m = max(1, int(self.sw_width[sw[sel]].max()))
+            g, dg = interval_expectation(self.sw_coef[sw[sel], :width_m],
+                                         self.sw_beta[sw[sel], :width_m],
+                                         _subset(self.sw_intervals, sw[sel]), nodes, var[sel],
+                                         derivative=True)
+            price[:, sel] = hermite(xp.asarray(mu_lo[sel]), xp.asarray(width[sel] / (count - 1)),
+                                    xp.asarray(g), xp.asarray(dg), mu[:, sel])
+        lk_t, b_t = m.bond_factors(c, t, big_t)
+        bond = xp.exp(xp.asarray(lk_t)[:, None] - xp.asarray(b_t)[:, None] * y[None, :])
+        return xp.asarray(self.sw_sign[sw])[:, None] * bond * price.T
+
+    def _exercise_swaptions(self, t: float, state: Any) -> None:
+        xp, m = self.xp, self.model
+        due = np.flatnonzero(np.isclose(self.sw_expiry, t, rtol=0.0, atol=1e-9)
+                             & self.sw_physical)
+        for i in due:
+            c = int(self.sw_ccy[i])
+            f = self._sw_rows[i]
+            lk_p, b_p = m.bond_factors(c, t, f.pay_time)
+            proj = f.kind != FIXED
+            lk_s, b_s = m.bond_factors(c, t, np.where(proj, f.fix_start, t))
+            lk_e, b_e = m.bond_factors(c, t, np.where(proj, f.fix_end, t))
+            lk = lk_p + np.where(proj, lk_s - lk_e, 0.0)
+            beta = b_p + np.where(proj, b_s - b_e, 0.0)
+            y = m.shifted_state(c, t, state)
+            value = xp.asarray(f.amount) @ xp.exp(xp.asarray(lk)[:, None]
+                                                  - xp.asarray(beta)[:, None] * y[None, :])
+            self.exercised[self.sw_group[i] - self.n_ns] = value > 0.0
+
+    # ------------------------------------------------------------------------------------
+    # FX and equity options
+    # ------------------------------------------------------------------------------------
+    def _bonds(self, ccys: IntArray, t: float, maturities: FloatArray, state: Any) -> Any:
+        """P_c(t, T) ``[n, paths]`` for per-row currencies and maturities (T >= t)."""
+        xp, m = self.xp, self.model
+        out = xp.empty((ccys.size, state.shape[0]))
+        for c in np.unique(ccys):
+            rows = np.flatnonzero(ccys == c)
+            out[rows] = m.discount_bonds(int(c), t, np.maximum(maturities[rows], t), state).T
+        return out
+
+    def _spots(self, ccys: IntArray, t: float, state: Any) -> Any:
+        """Base-currency value of one unit of each row's currency ``[n, paths]``."""
+        fx = self.xp.stack([self.model.fx(c, t, state) for c in range(self.model.n_ccy)])
+        return fx[ccys]
+
+    def _fx_forward_parts(self, t: float, state: Any, cols: IntArray) -> tuple[Any, Any, Any]:
+        """(buy leg PV in base X_buy P_buy(t,Tp), sell spot in base, P_sell(t,Tp))."""
+        o = self.fx
+        x_buy = self._spots(self.fx_buy[cols], t, state)
+        x_sell = self._spots(self.fx_sell[cols], t, state)
+        p_buy = self._bonds(self.fx_buy[cols], t, o.pay_time[cols], state)
+        p_sell = self._bonds(self.fx_sell[cols], t, o.pay_time[cols], state)
+        return x_buy * p_buy, x_sell, p_sell
+
+    def _exercise_fx_options(self, t: float, state: Any) -> None:
+        o = self.fx
+        due = np.flatnonzero(np.isclose(o.expiry, t, rtol=0.0, atol=1e-9))
+        if due.size:
+            buy_pv, x_sell, p_sell = self._fx_forward_parts(t, state, due)
+            forward = buy_pv / (x_sell * p_sell)
+            self.fx_exercised[due] = forward > self.xp.asarray(o.strike[due])[:, None]
+
+    def _fx_option_values(self, t: float, state: Any, wanted: np.ndarray) -> Any:
+        xp = self.xp
+        o = self.fx
+        live = np.flatnonzero((o.pay_time > t) & wanted[self.fx_ns])
+        if live.size == 0:
+            return xp.zeros((self.n_ns, state.shape[0]))
+        buy_pv, x_sell, p_sell = self._fx_forward_parts(t, state, live)
+        strike = xp.asarray(o.strike[live])[:, None]
+        amount = xp.asarray(o.buy_amount[live] * o.sign[live])[:, None]
+        before = o.expiry[live] > t
+        tau = np.maximum(o.expiry[live] - t, 0.0)
+        forward = buy_pv / (x_sell * p_sell)
+        option = black(forward, strike, xp.asarray(self.fx_vol[live] * np.sqrt(tau))[:, None],
+                       True)
+        exercised_fwd = xp.where(self.fx_exercised[live], forward - strike, 0.0)
+        payoff = xp.where(xp.asarray(before)[:, None], option, exercised_fwd)
+        value = amount * p_sell * x_sell * payoff  # base currency
+        return _scatter(xp, value, self.fx_ns[live], self.n_ns)
+
+    def _equity_values(self, t: float, state: Any, wanted: np.ndarray) -> Any:
+        xp, m = self.xp, self.model
+        e = self.eq
+        live = np.flatnonzero((e.expiry > t) & wanted[self.eq_ns])
+        if live.size == 0:
+            return xp.zeros((self.n_ns, state.shape[0]))
+        spots = xp.stack([m.equity(k, t, state) for k in range(len(m.equities))])
+        spot = spots[self.eq_model[live]]
+        bond = self._bonds(self.eq_ccy[live], t, e.expiry[live], state)
+        tau = e.expiry[live] - t
+        q = m.eq_dividend[self.eq_model[live]]
+        forward = spot * xp.asarray(np.exp(-q * tau))[:, None] / bond
+        strike = xp.asarray(e.strike[live])[:, None]
+        stdev = xp.asarray(m.eq_vol[self.eq_model[live]] * np.sqrt(tau))[:, None]
+        option = black(forward, strike, stdev, xp.asarray(e.kind[live] == EQ_CALL)[:, None])
+        payoff = xp.where(xp.asarray(e.kind[live] == EQ_FORWARD)[:, None], forward - strike,
+                          option)
+        value = (xp.asarray(e.sign[live] * e.quantity[live])[:, None] * bond * payoff
+                 * self._spots(self.eq_ccy[live], t, state))
+        return _scatter(xp, value, self.eq_ns[live], self.n_ns)
+
+
+def _subset(intervals: Intervals, rows: IntArray) -> Intervals:
+    """Intervals of the given rows, renumbered 0..len(rows)-1 in that order."""
+    if intervals.row.size == 0:
+        return intervals
+    pos = np.full(int(max(intervals.row.max(), rows.max())) + 1, -1, dtype=np.int64)
+    pos[rows] = np.arange(rows.size)
+    keep = pos[intervals.row] >= 0
+    return Intervals(row=pos[intervals.row[keep]], lower=intervals.lower[keep],
+                     upper=intervals.upper[keep])
