@@ -47,6 +47,18 @@ def upper_quantiles(x: Any, qs: tuple[float, ...] = QUANTILES) -> Any:
     return xp.stack(out)
 
 
+@dataclass(frozen=True)
+class DateExposure:
+    """One exposure date: undeflated max(V - C, 0) and max(C - V, 0) ``[ns, paths]``, the
+    deflator 1/N ``[paths]`` and the deflated sums over paths ``[ns]``."""
+
+    pos: Any
+    neg: Any
+    deflator: Any
+    pos_total: FloatArray
+    neg_total: FloatArray
+
+
 @dataclass
 class ExposureProfile:
     """Accumulated profiles, ``[dates, netting sets]`` (pfe ``[dates, 3, netting sets]``)."""
@@ -65,22 +77,23 @@ class ExposureProfile:
         return cls(z.copy(), z.copy(), z.copy(), z.copy(), z.copy(),
                    np.zeros((n_dates, len(QUANTILES), n_ns)), np.zeros((n_dates, n_paths)))
 
-    def add(self, k: int, value: Any, collateral: Any, numeraire: Any) -> tuple[Any, Any]:
-        """Record exposure date ``k`` from ``[ns, paths]`` values and collateral; returns the
-        deflated (positive, negative) exposures ``[ns, paths]``."""
+    def add(self, k: int, value: Any, collateral: Any, numeraire: Any) -> DateExposure:
+        """Record exposure date ``k`` from ``[ns, paths]`` values and collateral."""
+        xp = array_namespace(value)
         net = value - collateral
-        pos = array_namespace(net).maximum(net, 0.0)
+        pos = xp.maximum(net, 0.0)
         neg = pos - net
-        deflator = 1.0 / numeraire[None, :]
-        pos_d, neg_d = pos * deflator, neg * deflator
-        self.ee[k] = to_numpy((net * deflator).mean(axis=1))
-        self.epe[k] = to_numpy(pos_d.mean(axis=1))
-        self.ene[k] = to_numpy(neg_d.mean(axis=1))
+        deflator = 1.0 / numeraire
+        n = value.shape[1]
+        pos_total, neg_total = pos @ deflator, neg @ deflator  # sums of deflated exposures
+        self.epe[k] = to_numpy(pos_total) / n
+        self.ene[k] = to_numpy(neg_total) / n
+        self.ee[k] = self.epe[k] - self.ene[k]
         self.basel_ee[k] = to_numpy(pos.mean(axis=1))
-        self.collateral[k] = to_numpy((collateral * deflator).mean(axis=1))
+        self.collateral[k] = to_numpy(collateral @ deflator) / n
         self.pfe[k] = to_numpy(upper_quantiles(pos))
         self.portfolio_exposure[k] = to_numpy(pos.sum(axis=0))
-        return pos_d, neg_d
+        return DateExposure(pos, neg, deflator, to_numpy(pos_total), to_numpy(neg_total))
 
 
 def eepe(times: FloatArray, basel_ee: FloatArray) -> FloatArray:

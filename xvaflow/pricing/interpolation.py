@@ -8,7 +8,7 @@ rows x paths.
 - :class:`ExpSumFit`: a Chebyshev series fitted on equispaced points of [lo, hi]; for entire
   functions such as sums of exp(-beta y) the coefficients decay faster than geometrically, so a
   degree of 16 to 32 reaches rounding error on the range spanned by the simulated paths.
-- :func:`hermite`: piecewise cubic Hermite on a uniform grid with exact derivatives, for
+- :func:`hermite_rows`: piecewise cubic Hermite on a uniform grid with exact derivatives, for
   functions with a sharp (but smooth) bend, such as an option close to expiry; error
   O(h^4 f''''), no overshoot at the bend beyond that.
 
@@ -106,29 +106,27 @@ def _pseudo_inverse(points: int, degree: int) -> FloatArray:
     return out
 
 
-def hermite(lo: Any, h: Any, values: Any, derivs: Any, x: Any) -> Any:
-    """Cubic Hermite interpolation on uniform grids, one grid per column.
+def hermite_rows(lo: float, hi: float, values: Any, derivs: Any, x: Any) -> Any:
+    """Cubic Hermite interpolation of many functions sharing one uniform grid on [lo, hi].
 
     Args:
-        lo: ``[m]`` first node of each grid.
-        h: ``[m]`` node spacing (> 0).
-        values: ``[m, L]`` function values at the nodes.
-        derivs: ``[m, L]`` derivatives at the nodes.
-        x: ``[points, m]`` where to evaluate column j's function (clipped to its grid).
+        values, derivs: ``[m, L]`` values and derivatives of m functions at L nodes.
+        x: ``[points]`` where to evaluate (clipped to the grid).
 
     Returns:
-        ``[points, m]``.
+        ``[m, points]``. The cell and the basis weights of each point are computed once and
+        shared by all m functions.
     """
     xp = array_namespace(values, x)
     n_nodes = values.shape[1]
-    u = (x - lo[None, :]) / h[None, :]
-    u = xp.clip(u, 0.0, n_nodes - 1.0)
+    h = (hi - lo) / (n_nodes - 1) if hi > lo else 1.0
+    u = xp.clip((x - lo) / h, 0.0, n_nodes - 1.0)
     k = xp.minimum(xp.floor(u).astype(xp.int64), n_nodes - 2)
     s = u - k
-    col = xp.arange(values.shape[0])[None, :]
-    f0, f1 = values[col, k], values[col, k + 1]
-    d0, d1 = derivs[col, k] * h[None, :], derivs[col, k + 1] * h[None, :]
     s2 = s * s
     s3 = s2 * s
-    return ((2 * s3 - 3 * s2 + 1) * f0 + (s3 - 2 * s2 + s) * d0 + (-2 * s3 + 3 * s2) * f1
-            + (s3 - s2) * d1)
+    out = xp.take(values, k, axis=1) * (2 * s3 - 3 * s2 + 1)
+    out += xp.take(values, k + 1, axis=1) * (-2 * s3 + 3 * s2)
+    out += xp.take(derivs, k, axis=1) * ((s3 - 2 * s2 + s) * h)
+    out += xp.take(derivs, k + 1, axis=1) * ((s3 - s2) * h)
+    return out

@@ -50,7 +50,7 @@ from xvaflow.models.crossasset import CrossAssetModel
 from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
 from xvaflow.pricing.formulas import black
 from xvaflow.pricing.gaussian import Intervals, interval_expectation, positive_intervals
-from xvaflow.pricing.interpolation import ExpSumFit, hermite
+from xvaflow.pricing.interpolation import ExpSumFit, hermite_rows
 from xvaflow.pricing.swaption import padded_coefficients
 from xvaflow.products.tables import (
     EQ_CALL,
@@ -79,6 +79,23 @@ def _scatter(xp: Any, values: Any, rows: IntArray, n_rows: int) -> Any:
     import cupyx.scipy.sparse as csp  # the GPU path only
 
     return csp.csr_matrix(matrix) @ values
+
+
+def _accumulate(xp: Any, out: Any, values: Any, rows: IntArray) -> None:
+    """out[rows[i]] += values[i] for ``values`` ``[n, paths]``, touching only those rows.
+
+    On numpy a loop of contiguous row additions is several times faster than fancy-indexed
+    ``out[rows] += values`` (which gathers, adds and scatters whole blocks); on a GPU one
+    sparse product avoids a kernel launch per row.
+    """
+    if values.shape[0] == 0:
+        return
+    if xp is np:
+        for i, r in enumerate(rows.tolist()):
+            out[r] += values[i]
+        return
+    uniq, inverse = np.unique(rows, return_inverse=True)
+    out[uniq] += _scatter(xp, values, inverse.ravel(), uniq.size)
 
 
 def _segments(sorted_keys: IntArray) -> tuple[IntArray, IntArray]:
@@ -178,6 +195,9 @@ class ScenarioValuer:
                 self._on_cols[c] = cols
                 self._on_acc[c] = self.xp.zeros((cols.size, scenario.n_paths))
         self._prev_t = 0.0
+        self._step_key: tuple[float, int] | None = None
+        self._fixing_cache: dict[int, dict[float, Any]] = {}
+        self._step_cache: tuple[Any, Any, Any] = (None, None, None)
 
         self.fx = compiled.fx_options
         self.fx_buy, self.fx_sell = ccy[self.fx.buy_ccy], ccy[self.fx.sell_ccy]
@@ -219,85 +239,137 @@ class ScenarioValuer:
             for mask, sign in ((started, 1.0), (paid, -1.0)):
                 idx = np.flatnonzero(mask)
                 if idx.size:
-                    local = np.searchsorted(self._on_cols[c], r.group[idx])
-                    acc += sign * _scatter(self.xp, self._on_weight(c, r, idx, step), local,
-                                           acc.shape[0])
+                    weight = self._on_weight(c, r, idx, step)
+                    weight *= sign
+                    _accumulate(self.xp, acc, weight, np.searchsorted(self._on_cols[c],
+                                                                     r.group[idx]))
         self._exercise_swaptions(t, state)
         self._exercise_fx_options(t, state)
         self._prev_t = t
 
-    def _pair_at_unique(self, c: int, s: FloatArray, step: int) -> tuple[Any, Any]:
-        """(x_c(s), I_c(s)) ``[len(s), paths]``, interpolating once per distinct date."""
+    def _at_fixings(self, c: int, s: FloatArray, step: int, which: int) -> Any:
+        """x_c(s) (``which`` 0) or I_c(s) (1), ``[len(s), paths]``, interpolated once per
+        distinct date."""
         uniq, inverse = np.unique(s, return_inverse=True)
-        x, integral = self.scenario.pair_at(c, uniq, step)
-        return x[inverse], integral[inverse]
+        return self.scenario.pair_at(c, uniq, step)[which][inverse]
+
+    def _term_fixings(self, c: int, s: FloatArray, step: int) -> Any:
+        """x_c(s) ``[len(s), paths]`` for term fixing dates s < t, each interpolated once in
+        the run: a fixing no longer changes once the grid has passed it. Dates no longer asked
+        for are dropped from the cache."""
+        xp = self.xp
+        cache = self._fixing_cache.setdefault(c, {})
+        uniq, inverse = np.unique(s, return_inverse=True)
+        todo = [u for u in uniq.tolist() if u not in cache]
+        if todo:
+            x, _ = self.scenario.pair_at(c, np.array(todo), step)
+            for i, u in enumerate(todo):
+                cache[u] = x[i]
+        for u in [u for u in cache if u not in set(uniq.tolist())]:
+            del cache[u]
+        return xp.stack([cache[u] for u in uniq.tolist()])[inverse]
 
     def _on_weight(self, c: int, r: _Rows, idx: IntArray, step: int) -> Any:
         """a exp(-ln N_c(s)) ``[idx, paths]`` for overnight rows, s from the stored history."""
         xp = self.xp
-        _, integral = self._pair_at_unique(c, r.start[idx], step)
-        log_bank = integral + xp.asarray(self.model.log_bank_drift(c, r.start[idx]))[:, None]
-        return xp.asarray(r.amount[idx])[:, None] * xp.exp(-log_bank)
+        integral = self._at_fixings(c, r.start[idx], step, 1)
+        integral += xp.asarray(self.model.log_bank_drift(c, r.start[idx]))[:, None]
+        integral *= -1.0
+        xp.exp(integral, out=integral)
+        integral *= xp.asarray(r.amount[idx])[:, None]
+        return integral
+
+    def _step_vars(self, t: float, state: Any) -> tuple[Any, Any, Any]:
+        """(FX to base, shifted rate state y, bank account N) per currency, ``[C, paths]``,
+        computed once per simulation date."""
+        key = (t, id(state))
+        if self._step_key != key:
+            m, xp = self.model, self.xp
+            n = m.n_ccy
+            self._step_key = key
+            self._step_cache = (
+                xp.stack([m.fx(c, t, state) for c in range(n)]),
+                xp.stack([m.shifted_state(c, t, state) for c in range(n)]),
+                xp.exp(xp.stack([m.log_bank(c, t, state) for c in range(n)])),
+            )
+        return self._step_cache
 
     def netting_set_values(self, t: float, step: int, state: Any,
                            subset: np.ndarray | None = None) -> Any:
         """``[netting sets, paths]`` values in base currency (not deflated) at time t.
 
         All currencies' not-yet-fixed linear rows come out of one matrix product (each
-        currency's interpolation basis scaled by its FX rate, stacked); coupons in progress and
-        swaptions are added to it.
+        currency's interpolation basis scaled by its FX rate, stacked: one large product beats
+        one per currency plus additions, measured); coupons in progress and swaptions are added
+        to it. Underlyings of physical swaptions are valued only once exercised.
 
         Args:
             subset: ``[netting sets]`` booleans; other rows are left at zero (lag dates only
                 need the collateralised netting sets).
         """
         xp, m = self.xp, self.model
-        n_paths = state.shape[0]
+        fx_all, y_all, bank_all = self._step_vars(t, state)
         wanted = np.ones(self.n_ns, dtype=bool) if subset is None else subset
-        in_group = wanted[self.group_ns]
+        # Value groups needed now: wanted netting sets and their exercised underlyings.
+        live_sw = np.flatnonzero((self.sw_expiry[self.phys] <= t)
+                                 & wanted[self.sw_ns[self.phys]])
+        ns_rows = np.flatnonzero(wanted)
+        groups = np.r_[ns_rows, self.n_ns + live_sw]
+        in_group = np.zeros(self.n_groups, dtype=bool)
+        in_group[groups] = True
+        row_of = np.full(self.n_groups, -1, dtype=np.int64)
+        row_of[groups] = np.arange(groups.size)  # group -> row of ``values``
         bases, coefs, extras, sw_parts = [], [], [], []
         for c in range(m.n_ccy):
-            fx = m.fx(c, t, state)
-            y = m.shifted_state(c, t, state)
+            fx, y = fx_all[c], y_all[c]
             r = self.rows.get(c)
             if r is not None:
                 alive = (r.pay > t) & (r.live_from <= t) & in_group[r.group]
                 idx = np.flatnonzero(alive & ((r.kind == FIXED) | (r.start >= t)))
                 if idx.size:
-                    basis, coef = self._fitted_groups(c, t, r, idx, y)
-                    bases.append(basis * fx[:, None])
-                    coefs.append(coef)
+                    basis, coef, rows = self._fitted_groups(c, t, r, idx, y)
+                    basis *= fx[:, None]
+                    full = np.zeros((coef.shape[0], groups.size))
+                    full[:, row_of[rows]] = coef
+                    bases.append(basis)
+                    coefs.append(full)
                 if c in self._on_acc:
-                    scale = fx * xp.exp(m.log_bank(c, t, state))
-                    extras.append((self._on_cols[c], scale[None, :] * self._on_acc[c]))
+                    on_rows = row_of[self._on_cols[c]]
+                    keep = np.flatnonzero(on_rows >= 0)
+                    if keep.size:
+                        extras.append((on_rows[keep], (fx * bank_all[c])[None, :]
+                                       * self._on_acc[c][keep]))
                 term = np.flatnonzero(alive & (r.kind == TERM) & (r.start < t))
                 if term.size:
-                    _, cols = _segments(r.group[term])
-                    values = self._term_in_progress(c, t, step, r, term, y) * fx[None, :]
-                    extras.append((cols, _scatter(xp, values, np.searchsorted(
-                        cols, r.group[term]), cols.size)))
+                    values = self._term_in_progress(c, t, step, r, term, y)
+                    values *= fx[None, :]
+                    extras.append((row_of[r.group[term]], values))
             sw = np.flatnonzero((self.sw_ccy == c) & (self.sw_expiry > t)
-                                & in_group[self.sw_ns]) if self.sw_ns.size else np.zeros(0, int)
+                                & wanted[self.sw_ns]) if self.sw_ns.size else np.zeros(0, int)
             if sw.size:
-                sw_parts.append((sw, self._swaption_values(c, t, sw, y) * fx[None, :]))
+                values = self._swaption_values(c, t, sw, y)
+                values *= fx[None, :]
+                sw_parts.append((sw, values))
         if coefs:
-            groups = xp.asarray(np.concatenate(coefs).T) @ xp.concatenate(bases, axis=1).T
+            values = xp.asarray(np.concatenate(coefs).T) @ xp.concatenate(bases, axis=1).T
         else:
-            groups = xp.zeros((self.n_groups, n_paths))
-        for rows, values in extras:
-            groups[rows] += values
-        out = groups[: self.n_ns]
-        if self.phys.size:
-            live = xp.asarray((self.sw_expiry[self.phys] <= t) & in_group[self.n_ns:])
-            value = (groups[self.n_ns:] * self.exercised * live[:, None]
-                     * xp.asarray(self.sw_sign[self.phys])[:, None])
-            out = out + _scatter(xp, value, self.sw_ns[self.phys], self.n_ns)
-        if sw_parts:
-            sw = np.concatenate([p[0] for p in sw_parts])
-            out = out + _scatter(xp, xp.concatenate([p[1] for p in sw_parts]), self.sw_ns[sw],
-                                 self.n_ns)
-        out = out + self._fx_option_values(t, state, wanted)
-        return out + self._equity_values(t, state, wanted)
+            values = xp.zeros((groups.size, state.shape[0]))
+        for rows, extra in extras:
+            _accumulate(xp, values, extra, rows)
+        if ns_rows.size == self.n_ns:
+            out = values[: self.n_ns]
+        else:
+            out = xp.zeros((self.n_ns, state.shape[0]))
+            _accumulate(xp, out, values[: ns_rows.size], ns_rows)
+        if live_sw.size:  # exercised underlyings of physical swaptions
+            exercised = values[ns_rows.size:] * self.exercised[live_sw]
+            exercised *= xp.asarray(self.sw_sign[self.phys[live_sw]])[:, None]
+            _accumulate(xp, out, exercised, self.sw_ns[self.phys[live_sw]])
+        for sw, extra in sw_parts:
+            _accumulate(xp, out, extra, self.sw_ns[sw])
+        self._fx_option_values(t, state, wanted, out)
+        self._equity_values(t, state, wanted, out)
+        return out
 
     def _log_factors(self, c: int, t: float, r: _Rows, idx: IntArray) -> tuple[FloatArray,
                                                                                  FloatArray]:
@@ -310,16 +382,15 @@ class ScenarioValuer:
         return (lk_p + np.where(proj, lk_s - lk_e, 0.0), b_p + np.where(proj, b_s - b_e, 0.0))
 
     def _fitted_groups(self, c: int, t: float, r: _Rows, idx: IntArray, y: Any
-                       ) -> tuple[Any, FloatArray]:
-        """(basis ``[paths, degree+1]``, coefficients ``[degree+1, groups]``) whose product is
-        the value of the rows ``idx`` per group (zero columns for groups without such rows)."""
+                       ) -> tuple[Any, FloatArray, IntArray]:
+        """(basis ``[paths, degree+1]``, coefficients ``[degree+1, groups]``, groups): the
+        product of basis and coefficients is the value of the rows ``idx`` of each group."""
         lk, beta = self._log_factors(c, t, r, idx)
         fit = ExpSumFit.for_exponents(float(y.min()), float(y.max()), float(np.abs(beta).max()))
         node_vals = fit.exp_values(r.amount[idx], lk, beta)
         starts, cols = _segments(r.group[idx])  # idx is sorted by group
-        coef = np.zeros((fit.degree + 1, self.n_groups))
-        coef[:, cols] = fit.coefficients(np.add.reduceat(node_vals, starts, axis=0))
-        return fit.basis(y), coef
+        coef = fit.coefficients(np.add.reduceat(node_vals, starts, axis=0))
+        return fit.basis(y), coef, cols
 
     def _term_in_progress(self, c: int, t: float, step: int, r: _Rows, idx: IntArray,
                           y: Any) -> Any:
@@ -328,15 +399,20 @@ class ScenarioValuer:
         a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
         s, e = r.start[idx], r.end[idx]
         lk_p, b_p = m.bond_factors(c, t, r.pay[idx])
-        x_s, _ = self._pair_at_unique(c, s, step)
-        y_s = x_s + xp.asarray(forward_measure_shift(a, sigma, s))[:, None]
+        x_s = self._term_fixings(c, s, step)
         b_se = bond_b(a, s, e)
         curve = m.curves[c]
+        # ln P(s, e) = lk_se - B(s,e) (x(s) + c(s)); value = a exp(lk_p - B y_t - ln P(s, e)).
         lk_se = (np.log(curve.discount(e)) - np.log(curve.discount(s))
-                 - 0.5 * b_se * b_se * state_variance(a, sigma, s))
-        log = (xp.asarray(lk_p - lk_se)[:, None] - xp.asarray(b_p)[:, None] * y[None, :]
-               + xp.asarray(b_se)[:, None] * y_s)
-        return xp.asarray(r.amount[idx])[:, None] * xp.exp(log)
+                 - 0.5 * b_se * b_se * state_variance(a, sigma, s)
+                 - b_se * forward_measure_shift(a, sigma, s))
+        out = x_s  # [rows, paths], reused in place
+        out *= xp.asarray(b_se)[:, None]
+        out -= xp.asarray(b_p)[:, None] * y[None, :]
+        out += xp.asarray(lk_p - lk_se)[:, None]
+        xp.exp(out, out=out)
+        out *= xp.asarray(r.amount[idx])[:, None]
+        return out
 
     def _swaption_values(self, c: int, t: float, sw: IntArray, y: Any) -> Any:
         """sign P(t,T) g(mu) ``[sw, paths]`` for swaptions not yet expired."""
@@ -348,27 +424,27 @@ class ScenarioValuer:
         drift = decay * bond_b(a, t, big_t) * v_t
         var = state_variance(a, sigma, big_t) - decay**2 * v_t
         lo, hi = float(y.min()), float(y.max())
-        mu_lo = decay * lo + drift
-        width = np.maximum(decay * (hi - lo), 1e-12)
-        # Nodes per swaption: NODES_PER_SD per conditional sd, in power-of-two buckets.
-        need = np.ceil(NODES_PER_SD * width / np.sqrt(var)) + 1
+        # Nodes: NODES_PER_SD per conditional sd of mu, in power-of-two buckets; the swaptions of
+        # a bucket share one grid in y, so each path finds its cell once per bucket.
+        need = np.ceil(NODES_PER_SD * decay * max(hi - lo, 1e-12) / np.sqrt(var)) + 1
         n_nodes = np.clip(2 ** np.ceil(np.log2(need)), MIN_HERMITE_NODES, MAX_HERMITE_NODES)
-        mu = xp.asarray(decay)[None, :] * y[:, None] + xp.asarray(drift)[None, :]
-        price = xp.empty((y.shape[0], sw.size))  # [paths, sw] for the Hermite evaluation
+        price = xp.empty((sw.size, y.shape[0]))
         for count in np.unique(n_nodes):
             sel = np.flatnonzero(n_nodes == count)
-            grid = np.linspace(0.0, 1.0, int(count))
-            nodes = mu_lo[sel, None] + width[sel, None] * grid[None, :]
+            y_nodes = np.linspace(lo, hi, int(count))
+            mu_nodes = decay[sel, None] * y_nodes[None, :] + drift[sel, None]
             width_m = max(1, int(self.sw_width[sw[sel]].max()))
             g, dg = interval_expectation(self.sw_coef[sw[sel], :width_m],
                                          self.sw_beta[sw[sel], :width_m],
-                                         _subset(self.sw_intervals, sw[sel]), nodes, var[sel],
-                                         derivative=True)
-            price[:, sel] = hermite(xp.asarray(mu_lo[sel]), xp.asarray(width[sel] / (count - 1)),
-                                    xp.asarray(g), xp.asarray(dg), mu[:, sel])
+                                         _subset(self.sw_intervals, sw[sel]), mu_nodes,
+                                         var[sel], derivative=True)
+            dg *= decay[sel, None]  # d/dy = d/dmu * dmu/dy
+            price[sel] = hermite_rows(lo, hi, xp.asarray(g), xp.asarray(dg), y)
         lk_t, b_t = m.bond_factors(c, t, big_t)
         bond = xp.exp(xp.asarray(lk_t)[:, None] - xp.asarray(b_t)[:, None] * y[None, :])
-        return xp.asarray(self.sw_sign[sw])[:, None] * bond * price.T
+        price *= bond
+        price *= xp.asarray(self.sw_sign[sw])[:, None]
+        return price
 
     def _exercise_swaptions(self, t: float, state: Any) -> None:
         xp, m = self.xp, self.model
@@ -402,8 +478,7 @@ class ScenarioValuer:
 
     def _spots(self, ccys: IntArray, t: float, state: Any) -> Any:
         """Base-currency value of one unit of each row's currency ``[n, paths]``."""
-        fx = self.xp.stack([self.model.fx(c, t, state) for c in range(self.model.n_ccy)])
-        return fx[ccys]
+        return self._step_vars(t, state)[0][ccys]
 
     def _fx_forward_parts(self, t: float, state: Any, cols: IntArray) -> tuple[Any, Any, Any]:
         """(buy leg PV in base X_buy P_buy(t,Tp), sell spot in base, P_sell(t,Tp))."""
@@ -422,12 +497,13 @@ class ScenarioValuer:
             forward = buy_pv / (x_sell * p_sell)
             self.fx_exercised[due] = forward > self.xp.asarray(o.strike[due])[:, None]
 
-    def _fx_option_values(self, t: float, state: Any, wanted: np.ndarray) -> Any:
+    def _fx_option_values(self, t: float, state: Any, wanted: np.ndarray, out: Any) -> None:
+        """Add the FX options' base-currency values to ``out`` ``[netting sets, paths]``."""
         xp = self.xp
         o = self.fx
         live = np.flatnonzero((o.pay_time > t) & wanted[self.fx_ns])
         if live.size == 0:
-            return xp.zeros((self.n_ns, state.shape[0]))
+            return
         buy_pv, x_sell, p_sell = self._fx_forward_parts(t, state, live)
         strike = xp.asarray(o.strike[live])[:, None]
         amount = xp.asarray(o.buy_amount[live] * o.sign[live])[:, None]
@@ -438,15 +514,16 @@ class ScenarioValuer:
                        True)
         exercised_fwd = xp.where(self.fx_exercised[live], forward - strike, 0.0)
         payoff = xp.where(xp.asarray(before)[:, None], option, exercised_fwd)
-        value = amount * p_sell * x_sell * payoff  # base currency
-        return _scatter(xp, value, self.fx_ns[live], self.n_ns)
+        payoff *= amount * p_sell * x_sell  # base currency
+        _accumulate(xp, out, payoff, self.fx_ns[live])
 
-    def _equity_values(self, t: float, state: Any, wanted: np.ndarray) -> Any:
+    def _equity_values(self, t: float, state: Any, wanted: np.ndarray, out: Any) -> None:
+        """Add the equity trades' base-currency values to ``out`` ``[netting sets, paths]``."""
         xp, m = self.xp, self.model
         e = self.eq
         live = np.flatnonzero((e.expiry > t) & wanted[self.eq_ns])
         if live.size == 0:
-            return xp.zeros((self.n_ns, state.shape[0]))
+            return
         spots = xp.stack([m.equity(k, t, state) for k in range(len(m.equities))])
         spot = spots[self.eq_model[live]]
         bond = self._bonds(self.eq_ccy[live], t, e.expiry[live], state)
@@ -458,9 +535,9 @@ class ScenarioValuer:
         option = black(forward, strike, stdev, xp.asarray(e.kind[live] == EQ_CALL)[:, None])
         payoff = xp.where(xp.asarray(e.kind[live] == EQ_FORWARD)[:, None], forward - strike,
                           option)
-        value = (xp.asarray(e.sign[live] * e.quantity[live])[:, None] * bond * payoff
-                 * self._spots(self.eq_ccy[live], t, state))
-        return _scatter(xp, value, self.eq_ns[live], self.n_ns)
+        payoff *= xp.asarray(e.sign[live] * e.quantity[live])[:, None] * bond
+        payoff *= self._spots(self.eq_ccy[live], t, state)
+        _accumulate(xp, out, payoff, self.eq_ns[live])
 
 
 def _subset(intervals: Intervals, rows: IntArray) -> Intervals:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from xvaflow.core.backend import to_numpy
+from xvaflow.core.backend import array_namespace, to_numpy
 from xvaflow.core.dates import FloatArray
+from xvaflow.exposure.profile import DateExposure
 from xvaflow.market.market import CreditSpec, Funding
 
 METRICS = ("cva", "dva", "fca", "fba")
@@ -96,15 +96,18 @@ class XvaAccumulator:
         return cls(weights, n_paths, b, m, {k: np.zeros(n_ns) for k in active},
                    {k: np.zeros((b, n_ns)) for k in active})
 
-    def add(self, k: int, pos_deflated: Any, neg_deflated: Any) -> None:
-        """Add exposure date ``k``'s deflated positive and negative exposures ``[ns, paths]``."""
+    def add(self, k: int, exposure: DateExposure) -> None:
+        """Add exposure date ``k`` (its deflated positive and negative exposures)."""
+        xp = array_namespace(exposure.pos)
         cut = self.n_batches * self.batch_size
+        defl = exposure.deflator[:cut].reshape(self.n_batches, self.batch_size)
         sums = {}
-        for side, exposure in (("pos", pos_deflated), ("neg", neg_deflated)):
-            # Path sums per batch once per side; the metrics weight them per netting set.
-            batch = exposure[:, :cut].reshape(exposure.shape[0], self.n_batches,
-                                              self.batch_size).sum(axis=2)
-            sums[side] = (to_numpy(exposure.sum(axis=1)), to_numpy(batch).T)
+        for side, values, total in (("pos", exposure.pos, exposure.pos_total),
+                                    ("neg", exposure.neg, exposure.neg_total)):
+            # Deflated path sums per batch, once per side; the metrics weight them per netting
+            # set (the weights are deterministic, so sum_k w_k E_k is linear in the E_k).
+            blocks = values[:, :cut].reshape(values.shape[0], self.n_batches, self.batch_size)
+            sums[side] = (total, to_numpy(xp.einsum("nbm,bm->bn", blocks, defl)))
         for name in self.total:
             w = getattr(self.weights, name)[k]
             total, batch = sums["pos" if name in ("cva", "fca") else "neg"]

@@ -162,6 +162,9 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     t0_balance = balance.copy()
     pending: dict[int, Any] = {}
 
+    def fx_all(step: Any) -> Any:  # base value of one unit of each currency, [C, paths]
+        return xp.stack([model.fx(c, step.t, step.state) for c in range(model.n_ccy)])
+
     k = 0
     value_time = 0.0
     for step in scenario.steps():
@@ -181,7 +184,7 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         for target, cols in calls:
             if cols.size == 0:
                 continue
-            fx_csa = xp.stack([model.fx(int(c), step.t, step.state) for c in csa.currency[cols]])
+            fx_csa = fx_all(step)[csa.currency[cols]]
             new = margin_call(values[csa.column[cols]] / fx_csa, balance[cols], csa, cols)
             balance[cols] = new
             pending.setdefault(target, t0_balance.copy())[cols] = new
@@ -190,11 +193,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
             if len(csa):
                 # A lag date on or before as_of means the call made on today's value.
                 called = pending.pop(k, t0_balance)
-                fx_now = xp.stack([model.fx(int(c), step.t, step.state) for c in csa.currency])
-                collateral[csa.column] = held_collateral(called, csa) * fx_now
-            pos_d, neg_d = profile.add(k, values, collateral, model.numeraire(step.t,
-                                                                              step.state))
-            acc.add(k, pos_d, neg_d)
+                collateral[csa.column] = held_collateral(called, csa) * fx_all(step)[csa.currency]
+            acc.add(k, profile.add(k, values, collateral, model.numeraire(step.t, step.state)))
             k += 1
         if progress is not None:
             progress(step.index, len(grid))
