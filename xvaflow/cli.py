@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--grid", help="exposure grid, e.g. 1M:10Y (run.json: grid)")
     run.add_argument("--partitions", type=int, help="netting-set partitions")
     run.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    run.add_argument("--path-chunk", dest="path_chunk", type=int,
+                     help="simulate paths in chunks of this size to bound memory")
     run.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
     run.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
                      help="antithetic variates")
@@ -129,7 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise InputError([_usage(f"--out {args.out}: exists and is not a directory")])
     overrides = {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
-                                               "antithetic") if getattr(args, k) is not None}
+                                               "antithetic", "path_chunk")
+                 if getattr(args, k) is not None}
     if args.workers is not None and args.workers < 1:
         raise InputError([_usage("--workers must be at least 1")])
     summary = run_local(args.portfolio, args.out, overrides, workers=args.workers)

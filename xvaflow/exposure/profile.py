@@ -17,7 +17,7 @@ Quantiles use linear interpolation between order statistics (numpy's default).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,11 +35,23 @@ def upper_quantiles(x: Any, qs: tuple[float, ...] = QUANTILES) -> Any:
     """
     xp = array_namespace(x)
     n = x.shape[-1]
-    pos = [q * (n - 1) for q in qs]
-    k0 = int(np.floor(min(pos)))
+    k0 = n - _tail_size(n, qs)
     tail = xp.sort(xp.partition(x, k0, axis=-1)[..., k0:], axis=-1)
+    return _from_sorted_tail(tail, n, qs)
+
+
+def _tail_size(n: int, qs: tuple[float, ...] = QUANTILES) -> int:
+    """Number of largest order statistics the upper quantiles of n values need."""
+    return n - int(np.floor(min(qs) * (n - 1)))
+
+
+def _from_sorted_tail(tail: Any, n: int, qs: tuple[float, ...] = QUANTILES) -> Any:
+    """Quantiles ``[len(qs), ...]`` from the sorted top order statistics ``[..., tail]`` of n."""
+    xp = array_namespace(tail)
+    k0 = n - tail.shape[-1]
     out = []
-    for p in pos:
+    for q in qs:
+        p = q * (n - 1)
         lo = int(np.floor(p))
         hi = min(lo + 1, n - 1)
         w = p - lo
@@ -61,39 +73,70 @@ class DateExposure:
 
 @dataclass
 class ExposureProfile:
-    """Accumulated profiles, ``[dates, netting sets]`` (pfe ``[dates, 3, netting sets]``)."""
+    """Profiles ``[dates, netting sets]`` (pfe ``[dates, 3, netting sets]``), accumulated over
+    exposure dates and over chunks of paths.
 
-    ee: FloatArray
+    Means are kept as sums until :meth:`finish`. With several path chunks, each (date, netting
+    set) keeps its largest ``n - floor(0.95 (n - 1))`` exposures across chunks: exactly the order
+    statistics the upper quantiles need, so chunked and unchunked runs agree to the last digit.
+    """
+
+    n_paths: int
     epe: FloatArray
     ene: FloatArray
     basel_ee: FloatArray
     collateral: FloatArray
     pfe: FloatArray
     portfolio_exposure: FloatArray  # [dates, paths]: sum over netting sets of max(V - C, 0)
+    tails: FloatArray | None = None  # [dates, ns, tail] when chunked
+    ee: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ee = np.zeros_like(self.epe)
 
     @classmethod
-    def zeros(cls, n_dates: int, n_ns: int, n_paths: int) -> ExposureProfile:
+    def zeros(cls, n_dates: int, n_ns: int, n_paths: int, chunked: bool = False
+              ) -> ExposureProfile:
         z = np.zeros((n_dates, n_ns))
-        return cls(z.copy(), z.copy(), z.copy(), z.copy(), z.copy(),
-                   np.zeros((n_dates, len(QUANTILES), n_ns)), np.zeros((n_dates, n_paths)))
+        tails = None
+        if chunked:
+            tails = np.full((n_dates, n_ns, _tail_size(n_paths)), -np.inf)
+        return cls(n_paths, z.copy(), z.copy(), z.copy(), z.copy(),
+                   np.zeros((n_dates, len(QUANTILES), n_ns)), np.zeros((n_dates, n_paths)),
+                   tails)
 
-    def add(self, k: int, value: Any, collateral: Any, numeraire: Any) -> DateExposure:
-        """Record exposure date ``k`` from ``[ns, paths]`` values and collateral."""
+    def add(self, k: int, value: Any, collateral: Any, numeraire: Any, first_path: int = 0
+            ) -> DateExposure:
+        """Record exposure date ``k`` for the paths ``first_path ..`` of ``[ns, paths]`` values
+        and collateral (sums; :meth:`finish` turns them into means)."""
         xp = array_namespace(value)
         net = value - collateral
         pos = xp.maximum(net, 0.0)
         neg = pos - net
         deflator = 1.0 / numeraire
-        n = value.shape[1]
         pos_total, neg_total = pos @ deflator, neg @ deflator  # sums of deflated exposures
-        self.epe[k] = to_numpy(pos_total) / n
-        self.ene[k] = to_numpy(neg_total) / n
-        self.ee[k] = self.epe[k] - self.ene[k]
-        self.basel_ee[k] = to_numpy(pos.mean(axis=1))
-        self.collateral[k] = to_numpy(collateral @ deflator) / n
-        self.pfe[k] = to_numpy(upper_quantiles(pos))
-        self.portfolio_exposure[k] = to_numpy(pos.sum(axis=0))
+        self.epe[k] += to_numpy(pos_total)
+        self.ene[k] += to_numpy(neg_total)
+        self.basel_ee[k] += to_numpy(pos.sum(axis=1))
+        self.collateral[k] += to_numpy(collateral @ deflator)
+        if self.tails is None:
+            self.pfe[k] = to_numpy(upper_quantiles(pos))
+        else:
+            both = np.concatenate([self.tails[k], to_numpy(pos)], axis=1)
+            keep = self.tails.shape[2]
+            self.tails[k] = np.partition(both, both.shape[1] - keep, axis=1)[:, -keep:]
+        self.portfolio_exposure[k, first_path: first_path + value.shape[1]] = to_numpy(
+            pos.sum(axis=0))
         return DateExposure(pos, neg, deflator, to_numpy(pos_total), to_numpy(neg_total))
+
+    def finish(self) -> None:
+        """Sums to means; quantiles from the kept tails when chunked."""
+        n = self.n_paths
+        for a in (self.epe, self.ene, self.basel_ee, self.collateral):
+            a /= n
+        self.ee = self.epe - self.ene
+        if self.tails is not None:
+            self.pfe = np.moveaxis(_from_sorted_tail(np.sort(self.tails, axis=2), n), 0, 1)
 
 
 def eepe(times: FloatArray, basel_ee: FloatArray) -> FloatArray:

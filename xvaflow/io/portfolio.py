@@ -450,7 +450,7 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
         if key not in fields:
             log.warn(file, None, key, "unknown setting, ignored")
             continue
-        if key in ("paths", "seed", "partitions"):
+        if key in ("paths", "seed", "partitions", "path_chunk"):
             minimum = 0 if key == "seed" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 log.add(file, None, key, f"must be an integer >= {minimum}, got {value!r}")

@@ -69,7 +69,8 @@ class RunConfig:
     """Settings of a Monte Carlo run (run.json; command-line flags override).
 
     ``grid`` is either ``"<step>:<horizon>"`` (e.g. ``"1M:10Y"``) or an explicit list of ISO
-    dates or year fractions, kept as given for the simulation layer to expand.
+    dates or year fractions, kept as given for the simulation layer to expand. ``path_chunk``
+    bounds memory: paths are simulated in chunks of that size (results do not depend on it).
     """
 
     paths: int = 10_000
@@ -79,3 +80,4 @@ class RunConfig:
     partitions: int = 4
     backend: str = "numpy"
     antithetic: bool = False
+    path_chunk: int | None = None

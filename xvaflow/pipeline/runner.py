@@ -42,7 +42,8 @@ class RunSummary:
 
 def settings_from(cfg: RunConfig) -> RunSettings:
     return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
-                       antithetic=cfg.antithetic, backend=cfg.backend)
+                       antithetic=cfg.antithetic, backend=cfg.backend,
+                       path_chunk=cfg.path_chunk)
 
 
 def _work(netting_sets: list[str], settings: RunSettings) -> PartitionResult:

@@ -65,7 +65,8 @@ from xvaflow.products.tables import (
 from xvaflow.simulation.scenario import Scenario
 
 NODES_PER_SD = 6
-MIN_HERMITE_NODES, MAX_HERMITE_NODES = 8, 512
+RANGE_SD = 7.0
+MIN_HERMITE_NODES, MAX_HERMITE_NODES = 16, 512
 
 
 def _scatter(xp: Any, values: Any, rows: IntArray, n_rows: int) -> Any:
@@ -279,6 +280,18 @@ class ScenarioValuer:
         integral *= xp.asarray(r.amount[idx])[:, None]
         return integral
 
+    def _y_range(self, c: int, t: float, y: Any) -> tuple[float, float]:
+        """Interpolation range of the shifted state y_c at t: its model mean +- 7 standard
+        deviations, widened to the paths only if one falls outside. Ranges therefore do not
+        depend on which paths a chunk or partition holds, and neither do the results."""
+        m = self.model
+        a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
+        rho_q = m.correlation[c, m.fx_factor(c)] if c > 0 else 0.0
+        mean = (-rho_q * sigma * float(m.fx_vol[c]) * float(bond_b(a, 0.0, t))
+                + float(forward_measure_shift(a, sigma, t)))
+        half = RANGE_SD * float(np.sqrt(state_variance(a, sigma, t)))
+        return min(mean - half, float(y.min())), max(mean + half, float(y.max()))
+
     def _step_vars(self, t: float, state: Any) -> tuple[Any, Any, Any]:
         """(FX to base, shifted rate state y, bank account N) per currency, ``[C, paths]``,
         computed once per simulation date."""
@@ -386,7 +399,7 @@ class ScenarioValuer:
         """(basis ``[paths, degree+1]``, coefficients ``[degree+1, groups]``, groups): the
         product of basis and coefficients is the value of the rows ``idx`` of each group."""
         lk, beta = self._log_factors(c, t, r, idx)
-        fit = ExpSumFit.for_exponents(float(y.min()), float(y.max()), float(np.abs(beta).max()))
+        fit = ExpSumFit.for_exponents(*self._y_range(c, t, y), float(np.abs(beta).max()))
         node_vals = fit.exp_values(r.amount[idx], lk, beta)
         starts, cols = _segments(r.group[idx])  # idx is sorted by group
         coef = fit.coefficients(np.add.reduceat(node_vals, starts, axis=0))
@@ -423,7 +436,7 @@ class ScenarioValuer:
         v_t = float(state_variance(a, sigma, t))
         drift = decay * bond_b(a, t, big_t) * v_t
         var = state_variance(a, sigma, big_t) - decay**2 * v_t
-        lo, hi = float(y.min()), float(y.max())
+        lo, hi = self._y_range(c, t, y)
         # Nodes: NODES_PER_SD per conditional sd of mu, in power-of-two buckets; the swaptions of
         # a bucket share one grid in y, so each path finds its cell once per bucket.
         need = np.ceil(NODES_PER_SD * decay * max(hi - lo, 1e-12) / np.sqrt(var)) + 1

@@ -96,23 +96,33 @@ class XvaAccumulator:
         return cls(weights, n_paths, b, m, {k: np.zeros(n_ns) for k in active},
                    {k: np.zeros((b, n_ns)) for k in active})
 
-    def add(self, k: int, exposure: DateExposure) -> None:
-        """Add exposure date ``k`` (its deflated positive and negative exposures)."""
+    def add(self, k: int, exposure: DateExposure, first_path: int = 0) -> None:
+        """Add exposure date ``k`` (deflated positive and negative exposures) of the paths
+        ``first_path ..``; batches are fixed ranges of global path indices, so any split of the
+        paths into chunks gives the same batch sums."""
         xp = array_namespace(exposure.pos)
-        cut = self.n_batches * self.batch_size
-        defl = exposure.deflator[:cut].reshape(self.n_batches, self.batch_size)
+        n = exposure.pos.shape[1]
+        ids = (first_path + np.arange(n)) // self.batch_size
+        inside = np.flatnonzero(ids < self.n_batches)
         sums = {}
+        if inside.size:
+            starts = np.flatnonzero(np.r_[True, ids[inside][1:] != ids[inside][:-1]])
+            batch_ids = ids[inside][starts]
         for side, values, total in (("pos", exposure.pos, exposure.pos_total),
                                     ("neg", exposure.neg, exposure.neg_total)):
             # Deflated path sums per batch, once per side; the metrics weight them per netting
             # set (the weights are deterministic, so sum_k w_k E_k is linear in the E_k).
-            blocks = values[:, :cut].reshape(values.shape[0], self.n_batches, self.batch_size)
-            sums[side] = (total, to_numpy(xp.einsum("nbm,bm->bn", blocks, defl)))
+            batch = None
+            if inside.size:
+                deflated = values[:, : inside.size] * exposure.deflator[None, : inside.size]
+                batch = to_numpy(xp.add.reduceat(deflated, xp.asarray(starts), axis=1)).T
+            sums[side] = (total, batch)
         for name in self.total:
             w = getattr(self.weights, name)[k]
             total, batch = sums["pos" if name in ("cva", "fca") else "neg"]
             self.total[name] += w * total
-            self.batches[name] += w[None, :] * batch
+            if batch is not None:
+                self.batches[name][batch_ids] += w[None, :] * batch
 
     def results(self) -> dict[str, tuple[FloatArray, FloatArray]]:
         """metric -> (mean ``[ns]``, standard error ``[ns]``)."""

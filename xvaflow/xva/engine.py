@@ -48,6 +48,7 @@ class RunSettings:
     bilateral: bool = True
     antithetic: bool = False
     backend: str = "numpy"
+    path_chunk: int | None = None
 
 
 @dataclass
@@ -115,52 +116,97 @@ def _csa_arrays(portfolio: Portfolio, netting_sets: Sequence[str], model: CrossA
                      np.array(mpor, dtype=np.int64))
 
 
+@dataclass
+class _Partition:
+    """What every chunk of paths of one partition shares."""
+
+    portfolio: Portfolio
+    compiled: CompiledPortfolio
+    model: CrossAssetModel
+    grid: TimeGrid
+    ns_ids: list[str]
+    npv: FloatArray
+    csa: CsaArrays
+    settings: RunSettings
+    profile: ExposureProfile
+    acc: XvaAccumulator
+    # lag grid index -> [(exposure index k whose collateral it calls, CSA rows)]
+    lag_calls: dict[int, list[tuple[int, np.ndarray]]]
+
+
 def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: RunSettings,
                   progress: Callable[[int, int], None] | None = None) -> PartitionResult:
     """Simulate the paths and compute exposures and XVA for the given netting sets.
+
+    Paths are processed in chunks of ``settings.path_chunk`` (all at once by default); every
+    chunk reproduces its own slice of the same paths, so the results do not depend on it.
 
     Args:
         portfolio: the validated portfolio (all of it: the model and grid use every trade).
         netting_sets: the partition's netting set ids.
         settings: paths, seed, grid, ...
-        progress: called with (step, steps) after each grid date.
+        progress: called with (done, total) grid steps after each step of each chunk.
     """
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     model, grid = simulation_setup(portfolio, settings)
-    xp = get_namespace(settings.backend)
     full = portfolio.compiled
     wanted = set(netting_sets)
     keep = np.array([full.netting_set_ids[i] in wanted for i in full.netting_set], dtype=bool)
     compiled = full.subset(keep)
     ns_ids = list(netting_sets)
-    npv = _netting_set_npv(compiled, portfolio, ns_ids)
     csa = _csa_arrays(portfolio, ns_ids, model)
-    scenario = Scenario(model, grid.times, settings.paths, settings.seed,
-                        antithetic=settings.antithetic, backend=settings.backend)
-    valuer = ScenarioValuer(compiled, model, scenario, ns_ids, portfolio.market)
     exposure_steps = grid.exposure_steps
     exposure_times = grid.times[exposure_steps]
     credit = [portfolio.credit[portfolio.netting_sets[n].counterparty_id] for n in ns_ids]
     weights = xva_weights(exposure_times, credit, portfolio.market.own_credit,
                           portfolio.market.funding, settings.bilateral)
-    profile = ExposureProfile.zeros(exposure_steps.size, len(ns_ids), settings.paths)
-    acc = XvaAccumulator.create(weights, settings.paths, settings.antithetic)
-    timings["setup"] = time.perf_counter() - started
-
-    # Margin calls: a lag step of exposure index k stores the balance that k will use.
-    lag_of_step: dict[int, list[tuple[int, np.ndarray]]] = {}
+    chunk = min(settings.path_chunk or settings.paths, settings.paths)
+    lag_calls: dict[int, list[tuple[int, np.ndarray]]] = {}
     for mpor, lags in grid.lags.items():
-        cols = np.flatnonzero(csa.mpor_days == mpor)
+        rows = np.flatnonzero(csa.mpor_days == mpor)
         for k, step in enumerate(exposure_steps):
-            lag = int(lags[step])
-            lag_of_step.setdefault(lag, []).append((k, cols))
+            lag_calls.setdefault(int(lags[step]), []).append((k, rows))
+    part = _Partition(
+        portfolio, compiled, model, grid, ns_ids, _netting_set_npv(compiled, portfolio, ns_ids),
+        csa, settings,
+        ExposureProfile.zeros(exposure_steps.size, len(ns_ids), settings.paths,
+                              chunked=chunk < settings.paths),
+        XvaAccumulator.create(weights, settings.paths, settings.antithetic), lag_calls)
+    timings = {"setup": time.perf_counter() - started, "valuation": 0.0}
+    chunks = range(0, settings.paths, chunk)
+    for i, first in enumerate(chunks):
+        def report(step: int, steps: int, i: int = i) -> None:
+            if progress is not None:
+                progress(i * steps + step, len(chunks) * steps)
+
+        timings["valuation"] += _run_chunk(part, first, min(chunk, settings.paths - first),
+                                           report)
+    part.profile.finish()
+    timings["total"] = time.perf_counter() - started
+    acc = part.acc
+    return PartitionResult(
+        netting_sets=ns_ids, dates=grid.dates[exposure_steps], times=exposure_times,
+        npv=part.npv, profile=part.profile,
+        xva={m: (acc.total[m], acc.batches[m]) for m in METRICS if m in acc.total},
+        n_paths=settings.paths, batch_size=acc.batch_size,
+        eepe=eepe(exposure_times, part.profile.basel_ee), steps=len(grid), timings=timings)
+
+
+def _run_chunk(part: _Partition, first: int, n_paths: int,
+               progress: Callable[[int, int], None]) -> float:
+    """Simulate paths first .. first + n_paths - 1 through the grid; returns valuation time."""
+    settings, model, csa, grid = part.settings, part.model, part.csa, part.grid
+    xp = get_namespace(settings.backend)
+    scenario = Scenario(model, grid.times, n_paths, settings.seed, first_path=first,
+                        antithetic=settings.antithetic, backend=settings.backend)
+    valuer = ScenarioValuer(part.compiled, model, scenario, part.ns_ids,
+                            part.portfolio.market)
     # Today's balance: the call on today's value (the netting set is margined at as_of).
-    t0_value = xp.asarray(npv[csa.column] / model.fx_spot[csa.currency])[:, None]
-    balance = margin_call(t0_value + xp.zeros((len(csa), settings.paths)),
-                          xp.zeros((len(csa), settings.paths)), csa)
+    t0_value = xp.asarray(part.npv[csa.column] / model.fx_spot[csa.currency])[:, None]
+    balance = margin_call(t0_value + xp.zeros((len(csa), n_paths)),
+                          xp.zeros((len(csa), n_paths)), csa)
     t0_balance = balance.copy()
-    pending: dict[int, Any] = {}
+    pending: dict[int, Any] = {}  # exposure index -> balance called at its lag date
 
     def fx_all(step: Any) -> Any:  # base value of one unit of each currency, [C, paths]
         return xp.stack([model.fx(c, step.t, step.state) for c in range(model.n_ccy)])
@@ -169,43 +215,36 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     value_time = 0.0
     for step in scenario.steps():
         valuer.advance(step.t, step.index, step.state)
-        calls = lag_of_step.get(step.index - 1, [])  # grid index = step number - 1
+        calls = part.lag_calls.get(step.index - 1, [])  # grid index = step number - 1
         is_exposure = bool(grid.exposure[step.index - 1])
-        if not calls and not is_exposure:
-            continue
-        tick = time.perf_counter()
-        subset = None
-        if not is_exposure:  # a lag date: only the netting sets called now need values
-            subset = np.zeros(len(ns_ids), dtype=bool)
-            for _, cols in calls:
-                subset[csa.column[cols]] = True
-        values = valuer.netting_set_values(step.t, step.index, step.state, subset)
-        value_time += time.perf_counter() - tick
-        for target, cols in calls:
-            if cols.size == 0:
-                continue
-            fx_csa = fx_all(step)[csa.currency[cols]]
-            new = margin_call(values[csa.column[cols]] / fx_csa, balance[cols], csa, cols)
-            balance[cols] = new
-            pending.setdefault(target, t0_balance.copy())[cols] = new
-        if is_exposure:
-            collateral = xp.zeros_like(values)
-            if len(csa):
-                # A lag date on or before as_of means the call made on today's value.
-                called = pending.pop(k, t0_balance)
-                collateral[csa.column] = held_collateral(called, csa) * fx_all(step)[csa.currency]
-            acc.add(k, profile.add(k, values, collateral, model.numeraire(step.t, step.state)))
-            k += 1
-        if progress is not None:
-            progress(step.index, len(grid))
-    timings["valuation"] = value_time
-    timings["total"] = time.perf_counter() - started
-    return PartitionResult(
-        netting_sets=ns_ids, dates=grid.dates[exposure_steps], times=exposure_times, npv=npv,
-        profile=profile, xva={m: (acc.total[m], acc.batches[m]) for m in METRICS
-                             if m in acc.total},
-        n_paths=settings.paths, batch_size=acc.batch_size,
-        eepe=eepe(exposure_times, profile.basel_ee), steps=len(grid), timings=timings)
+        if calls or is_exposure:
+            tick = time.perf_counter()
+            subset = None
+            if not is_exposure:  # a lag date: only the netting sets called now need values
+                subset = np.zeros(len(part.ns_ids), dtype=bool)
+                for _, rows in calls:
+                    subset[csa.column[rows]] = True
+            values = valuer.netting_set_values(step.t, step.index, step.state, subset)
+            value_time += time.perf_counter() - tick
+            for target, rows in calls:
+                if rows.size:
+                    fx_csa = fx_all(step)[csa.currency[rows]]
+                    new = margin_call(values[csa.column[rows]] / fx_csa, balance[rows], csa, rows)
+                    balance[rows] = new
+                    pending.setdefault(target, t0_balance.copy())[rows] = new
+            if is_exposure:
+                collateral = xp.zeros_like(values)
+                if len(csa):
+                    # A lag date on or before as_of means the call made on today's value.
+                    called = pending.pop(k, t0_balance)
+                    collateral[csa.column] = (held_collateral(called, csa)
+                                              * fx_all(step)[csa.currency])
+                exposure = part.profile.add(k, values, collateral,
+                                            model.numeraire(step.t, step.state), first)
+                part.acc.add(k, exposure, first)
+                k += 1
+        progress(step.index, len(grid))
+    return value_time
 
 
 def _netting_set_npv(compiled: CompiledPortfolio, portfolio: Portfolio, ns_ids: list[str]
