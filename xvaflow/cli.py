@@ -58,10 +58,13 @@ def _print_warnings(warnings: Sequence[object]) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from xvaflow.io.portfolio import load_portfolio
+    from xvaflow.io.portfolio import load_portfolio, simulation_problems
 
     pf = load_portfolio(args.portfolio)
     _print_warnings(pf.warnings)
+    missing = simulation_problems(pf)
+    if missing:
+        raise InputError(missing)
     c = pf.compiled
     print(f"{args.portfolio}: OK - {c.n_trades} trades, {len(pf.netting_sets)} netting sets, "
           f"{len(pf.counterparties)} counterparties, {len(pf.csas)} CSAs, as of "

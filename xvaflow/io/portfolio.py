@@ -356,9 +356,10 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
             elif ccy not in market.fx_to_base:
                 bad(field, f"no FX spot linking {ccy} to the base currency "
                     f"{market.base_currency} in market.json fx_spots")
-        if isinstance(t, SwaptionTrade) and t.info.currency not in market.hull_white:
+        if isinstance(t, SwaptionTrade) and not _has_rates_model(market, t.info.currency):
             bad("currency", f"swaptions in {t.info.currency} need market.json hull_white."
-                f"{t.info.currency} (mean_reversion, volatility)")
+                f"{t.info.currency} (mean_reversion, volatility) or swaption_vols."
+                f"{t.info.currency} to calibrate them")
         if isinstance(t, FxOptionTrade) and len(log.problems) == problems_before:
             try:
                 market.fx_vol(t.buy_currency + t.sell_currency)
@@ -375,6 +376,35 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
         if csa.currency not in market.curves:
             log.add(CSAS, csa.row, "currency", f"no curve for {csa.currency} in market.json "
                     "curves", csa.csa_id)
+    return out
+
+
+def _has_rates_model(market: Market, currency: str) -> bool:
+    return currency in market.hull_white or currency in market.swaption_vols
+
+
+def simulation_problems(pf: Portfolio) -> list[Problem]:
+    """What ``xvaflow run`` needs beyond pricing: a Hull-White model (parameters or swaption
+    vols to calibrate) for every simulated currency, an FX vol against the base currency for
+    every foreign one. One problem per missing item, naming the market.json field."""
+    market = pf.market
+    base = market.base_currency
+    used_csas = {ns.csa_id for ns in pf.netting_sets.values() if ns.csa_id is not None}
+    currencies = {base, *pf.compiled.currencies,
+                  *(pf.csas[c].currency for c in used_csas if c in pf.csas),
+                  *(market.equity(e).currency for e in pf.compiled.equities)}
+    out = []
+    for c in sorted(currencies):
+        if not _has_rates_model(market, c):
+            out.append(Problem(MARKET_FILE, None, f"hull_white.{c}",
+                               f"simulating {c} needs Hull-White parameters (mean_reversion, "
+                               f"volatility) or swaption_vols.{c} to calibrate them"))
+        if c != base:
+            try:
+                market.fx_vol(c + base)
+            except MissingMarketDataError:
+                out.append(Problem(MARKET_FILE, None, f"fx_vols.{c}{base}",
+                                   f"simulating {c} needs the FX vol of {c}{base} (or {base}{c})"))
     return out
 
 

@@ -39,6 +39,7 @@ from xvaflow.core.backend import array_namespace
 from xvaflow.core.dates import FloatArray
 from xvaflow.market.curves import ZeroCurve
 from xvaflow.market.market import Market, MissingMarketDataError
+from xvaflow.models.calibration import CalibrationReport, hull_white_for
 from xvaflow.models.correlation import assemble, is_valid, nearest_correlation
 from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
 
@@ -69,6 +70,8 @@ class CrossAssetModel:
         correlation: ``[K, K]`` the correlation used (repaired when the input was invalid).
         repaired: whether the input correlation had to be repaired.
         input_correlation: ``[K, K]`` as assembled from market.json.
+        calibration: currency -> calibration report (None where market.json gives the
+            Hull-White parameters).
     """
 
     base: str
@@ -87,6 +90,7 @@ class CrossAssetModel:
     correlation: FloatArray
     repaired: bool
     input_correlation: FloatArray
+    calibration: dict[str, CalibrationReport | None] = field(default_factory=dict)
     _cache: dict[float, Transition] = field(default_factory=dict, compare=False, repr=False)
 
     # -- layout ---------------------------------------------------------------------------
@@ -262,7 +266,8 @@ def build_model(market: Market, currencies: Sequence[str], equities: Sequence[st
     eq_names = tuple(sorted(set(equities)))
     for e in eq_names:
         ccys = ccys if market.equity(e).currency in ccys else (*ccys, market.equity(e).currency)
-    hw = [market.hull_white_params(c) for c in ccys]
+    fitted = {c: hull_white_for(market, c) for c in ccys}
+    hw = [fitted[c][0] for c in ccys]
     quoted = tuple(sorted(market.fx_vols))
     fx_names, fx_signs, fx_vol = [], [], [0.0]
     for c in ccys[1:]:
@@ -298,4 +303,5 @@ def build_model(market: Market, currencies: Sequence[str], equities: Sequence[st
         correlation=corr,
         repaired=repaired,
         input_correlation=raw,
+        calibration={c: fitted[c][1] for c in ccys},
     )

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from xvaflow.core.backend import array_namespace
+from xvaflow.market.curves import ZeroCurve
+from xvaflow.products.tables import FIXED, FloatArray, LinearFlows, SwaptionTable
 
 _SMALL_A = 1e-8
 
@@ -47,3 +51,41 @@ def forward_measure_shift(a: float, sigma: float, t: Any) -> Any:
     """c(t) = sigma^2 (1 - exp(-a t))^2 / (2 a^2): minus the T-forward mean of x(T) at T = t."""
     b = bond_b(a, 0.0, t)
     return 0.5 * sigma * sigma * b * b
+
+
+def expiry_coefficients(flows: LinearFlows, expiry: float, a: float, sigma: float,
+                        curve: ZeroCurve) -> tuple[FloatArray, FloatArray]:
+    """(K ``[m]``, beta ``[m]``) of the underlying at expiry, equal exponents merged."""
+    fixed = flows.kind == FIXED
+    b_p = bond_b(a, expiry, flows.pay_time)
+    b_s = np.where(fixed, 0.0, bond_b(a, expiry, flows.fix_start))
+    b_e = np.where(fixed, 0.0, bond_b(a, expiry, flows.fix_end))
+    v = float(state_variance(a, sigma, expiry))
+    ratio = np.where(fixed, 1.0, curve.discount(flows.fix_start) / curve.discount(flows.fix_end))
+    coef = (flows.amount * curve.discount(flows.pay_time) * ratio / curve.discount(expiry)
+            * np.exp(-0.5 * (b_p**2 + b_s**2 - b_e**2) * v))
+    beta = b_p + b_s - b_e
+    # Merge equal exponents (to 1e-12); drop terms that cancel to rounding.
+    key = np.round(beta, 12)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    merged = np.bincount(inverse.ravel(), weights=coef, minlength=uniq.size)
+    keep = np.abs(merged) > 1e-15 * max(float(np.abs(coef).sum()), 1e-300)
+    return np.asarray(merged[keep], dtype=np.float64), np.asarray(uniq[keep], dtype=np.float64)
+
+
+def padded_coefficients(table: SwaptionTable, flows: LinearFlows, currencies: tuple[str, ...],
+                        params: list[tuple[float, float]], curves: list[ZeroCurve]
+                        ) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """(K ``[n, m]``, beta ``[n, m]``, widths ``[n]``) of every swaption, zero-padded.
+
+    ``params[i]`` and ``curves[i]`` are the (a, sigma) and curve of swaption i.
+    """
+    parts = [expiry_coefficients(flows.take(flows.trade == table.trade[i]),
+                                 float(table.expiry[i]), *params[i], curves[i])
+             for i in range(len(table))]
+    widths = np.array([p[0].size for p in parts], dtype=np.int64)
+    m = max(1, int(widths.max())) if widths.size else 1
+    coef, beta = np.zeros((len(table), m)), np.zeros((len(table), m))
+    for i, (k, b) in enumerate(parts):
+        coef[i, : k.size], beta[i, : b.size] = k, b
+    return coef, beta, widths

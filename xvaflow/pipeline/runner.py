@@ -20,14 +20,16 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from xvaflow.core.errors import ProblemLog
-from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from
+from xvaflow.core.errors import InputError, Problem, ProblemLog
+from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
 from xvaflow.io.records import RunConfig
+from xvaflow.models.crossasset import CrossAssetModel
 from xvaflow.pipeline.aggregate import aggregate
 from xvaflow.pipeline.partition import partition_netting_sets
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.report.results import trades_section, write_json_atomic, write_text_atomic
-from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition
+from xvaflow.simulation.grid import GridError
+from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition, simulation_setup
 
 _PORTFOLIO: Portfolio | None = None  # set in the parent before forking workers
 
@@ -44,6 +46,27 @@ def settings_from(cfg: RunConfig) -> RunSettings:
     return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
                        antithetic=cfg.antithetic, backend=cfg.backend,
                        path_chunk=cfg.path_chunk)
+
+
+def describe_model(model: CrossAssetModel, log: Callable[[str], None]) -> dict[str, Any]:
+    """The model's parameters for results.json, logging calibrations and correlation repair."""
+    hull_white = {}
+    for c, a, s in zip(model.currencies, model.mean_reversion, model.volatility, strict=True):
+        report = model.calibration.get(c)
+        entry: dict[str, Any] = {"mean_reversion": float(a), "volatility": float(s),
+                                 "source": "market.json" if report is None else "calibrated"}
+        if report is not None:
+            entry.update(fit_rms_bp=report.rms_bp, fit_max_bp=report.max_bp)
+            log(f"  Hull-White {c} calibrated to {len(report.points)} swaption vols: "
+                f"a={a:.4f} sigma={s:.5f}, fit error RMS {report.rms_bp:.2f}bp, "
+                f"worst {report.max_bp:.2f}bp")
+        hull_white[c] = entry
+    if model.repaired:
+        worst = float(abs(model.correlation - model.input_correlation).max())
+        log(f"  correlation matrix of market.json is not positive definite: repaired to the "
+            f"nearest valid one (largest change {worst:.4f})")
+    return {"hull_white": hull_white, "factors": list(model.factor_names),
+            "correlation_repaired": model.repaired}
 
 
 def _work(netting_sets: list[str], settings: RunSettings) -> PartitionResult:
@@ -77,10 +100,17 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
     portfolio = load_portfolio(path)
     problems = ProblemLog()
     cfg = run_config_from(overrides or {}, problems, "command line", base=portfolio.run)
+    problems.problems.extend(simulation_problems(portfolio))
     problems.raise_if_any()
     settings = settings_from(cfg)
+    try:
+        model, _ = simulation_setup(portfolio, settings)
+    except GridError as exc:
+        raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
     loaded = time.perf_counter() - started
-    parts = [p for p in partition_netting_sets(portfolio.compiled, cfg.partitions) if p]
+    model_info = describe_model(model, log)
+    parts = [p for p in partition_netting_sets(portfolio.compiled, cfg.partitions, cfg.paths)
+             if p]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(parts)))
     if settings.backend == "cupy":
         n_workers = 1  # one GPU; CUDA contexts do not survive fork
@@ -96,7 +126,8 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
         if n_workers == 1:
             for k, ns in enumerate(parts):
                 results.append(run_partition(portfolio, ns, settings))
-                log(f"  partition {k + 1}/{len(parts)} done ({len(ns)} netting sets)")
+                log(f"  partition {k + 1}/{len(parts)} done: {len(ns)} netting sets in "
+                    f"{results[-1].timings['total']:.1f}s")
         else:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
@@ -104,7 +135,8 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
                 for done, fut in enumerate(as_completed(futures), start=1):
                     results.append(fut.result())
                     log(f"  partition {futures[fut] + 1}/{len(parts)} done "
-                        f"({done}/{len(parts)})")
+                        f"({done}/{len(parts)}): {len(results[-1].netting_sets)} netting sets "
+                        f"in {results[-1].timings['total']:.1f}s")
     finally:
         _PORTFOLIO = None
     compute = time.perf_counter() - compute_start
@@ -113,7 +145,7 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
         "paths": cfg.paths, "seed": cfg.seed, "grid": cfg.grid, "steps": results[0].steps,
         "exposure_dates": int(results[0].times.size), "partitions": len(parts),
         "workers": n_workers, "backend": cfg.backend, "antithetic": cfg.antithetic,
-        "bilateral": cfg.bilateral,
+        "bilateral": cfg.bilateral, "model": model_info,
         "stage_seconds": {"load": round(loaded, 3), "compute": round(compute, 3)},
     }
     document, exposure = aggregate(results, portfolio, run_info)

@@ -19,7 +19,7 @@ Linear rows (IRS, CCS, FX forwards; exercised swaption underlyings)
     :mod:`xvaflow.simulation.scenario`), valued row by row.
 Swaptions
     Before expiry, value = sign P(t,T) g(mu), g the expected positive part of the underlying at
-    expiry (:mod:`xvaflow.pricing.gaussian`) under the T-forward conditional law
+    expiry (:mod:`xvaflow.models.gaussian`) under the T-forward conditional law
     y(T) | F_t ~ N(mu, v), mu = e^{-a(T-t)} (y_t + B(t,T) V(t)), v = V(T) - e^{-2a(T-t)} V(t).
     The exercise intervals are fixed per swaption; g and g' are evaluated at nodes spanning the
     paths, 6 per conditional standard deviation of mu (so the cubic Hermite interpolation error,
@@ -47,11 +47,15 @@ import scipy.sparse as sp
 from xvaflow.core.dates import FloatArray, IntArray
 from xvaflow.market.market import Market
 from xvaflow.models.crossasset import CrossAssetModel
-from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
+from xvaflow.models.gaussian import Intervals, interval_expectation, positive_intervals
+from xvaflow.models.hull_white import (
+    bond_b,
+    forward_measure_shift,
+    padded_coefficients,
+    state_variance,
+)
 from xvaflow.pricing.formulas import black
-from xvaflow.pricing.gaussian import Intervals, interval_expectation, positive_intervals
 from xvaflow.pricing.interpolation import ExpSumFit, hermite_rows
-from xvaflow.pricing.swaption import padded_coefficients
 from xvaflow.products.tables import (
     EQ_CALL,
     EQ_FORWARD,
@@ -483,74 +487,96 @@ class ScenarioValuer:
     def _bonds(self, ccys: IntArray, t: float, maturities: FloatArray, state: Any) -> Any:
         """P_c(t, T) ``[n, paths]`` for per-row currencies and maturities (T >= t)."""
         xp, m = self.xp, self.model
-        out = xp.empty((ccys.size, state.shape[0]))
+        y_all = self._step_vars(t, state)[1]
+        lk, beta = np.empty(ccys.size), np.empty(ccys.size)
         for c in np.unique(ccys):
             rows = np.flatnonzero(ccys == c)
-            out[rows] = m.discount_bonds(int(c), t, np.maximum(maturities[rows], t), state).T
+            lk[rows], beta[rows] = m.bond_factors(int(c), t, np.maximum(maturities[rows], t))
+        out = y_all[ccys]  # gathered copy, then exp(lk - beta y) in place
+        out *= xp.asarray(-beta)[:, None]
+        out += xp.asarray(lk)[:, None]
+        xp.exp(out, out=out)
         return out
 
     def _spots(self, ccys: IntArray, t: float, state: Any) -> Any:
         """Base-currency value of one unit of each row's currency ``[n, paths]``."""
         return self._step_vars(t, state)[0][ccys]
 
-    def _fx_forward_parts(self, t: float, state: Any, cols: IntArray) -> tuple[Any, Any, Any]:
-        """(buy leg PV in base X_buy P_buy(t,Tp), sell spot in base, P_sell(t,Tp))."""
-        o = self.fx
-        x_buy = self._spots(self.fx_buy[cols], t, state)
-        x_sell = self._spots(self.fx_sell[cols], t, state)
-        p_buy = self._bonds(self.fx_buy[cols], t, o.pay_time[cols], state)
-        p_sell = self._bonds(self.fx_sell[cols], t, o.pay_time[cols], state)
-        return x_buy * p_buy, x_sell, p_sell
+    def _fx_legs(self, t: float, state: Any, rows: IntArray) -> tuple[Any, Any]:
+        """Base-currency values of the two legs per unit: (X_buy P_buy(t,Tp) buy_amount,
+        X_sell P_sell(t,Tp) buy_amount K) ``[rows, paths]``."""
+        o, xp = self.fx, self.xp
+        buy = self._bonds(self.fx_buy[rows], t, o.pay_time[rows], state)
+        buy *= self._spots(self.fx_buy[rows], t, state)
+        buy *= xp.asarray(o.buy_amount[rows])[:, None]
+        sell = self._bonds(self.fx_sell[rows], t, o.pay_time[rows], state)
+        sell *= self._spots(self.fx_sell[rows], t, state)
+        sell *= xp.asarray(o.buy_amount[rows] * o.strike[rows])[:, None]
+        return buy, sell
 
     def _exercise_fx_options(self, t: float, state: Any) -> None:
-        o = self.fx
-        due = np.flatnonzero(np.isclose(o.expiry, t, rtol=0.0, atol=1e-9))
+        """Exercise where the forward is above the strike: the buy leg is worth more."""
+        due = np.flatnonzero(np.isclose(self.fx.expiry, t, rtol=0.0, atol=1e-9))
         if due.size:
-            buy_pv, x_sell, p_sell = self._fx_forward_parts(t, state, due)
-            forward = buy_pv / (x_sell * p_sell)
-            self.fx_exercised[due] = forward > self.xp.asarray(o.strike[due])[:, None]
+            buy, sell = self._fx_legs(t, state, due)
+            self.fx_exercised[due] = buy > sell
 
     def _fx_option_values(self, t: float, state: Any, wanted: np.ndarray, out: Any) -> None:
-        """Add the FX options' base-currency values to ``out`` ``[netting sets, paths]``."""
+        """Add the FX options' base-currency values to ``out`` ``[netting sets, paths]``.
+
+        Before expiry, Garman-Kohlhagen by homogeneity of Black's formula:
+        P_s X_s N Black(F, K) = Black(X_b P_b N, X_s P_s N K); exercised options until
+        settlement: the two legs' difference on the exercised paths.
+        """
         xp = self.xp
         o = self.fx
-        live = np.flatnonzero((o.pay_time > t) & wanted[self.fx_ns])
-        if live.size == 0:
-            return
-        buy_pv, x_sell, p_sell = self._fx_forward_parts(t, state, live)
-        strike = xp.asarray(o.strike[live])[:, None]
-        amount = xp.asarray(o.buy_amount[live] * o.sign[live])[:, None]
-        before = o.expiry[live] > t
-        tau = np.maximum(o.expiry[live] - t, 0.0)
-        forward = buy_pv / (x_sell * p_sell)
-        option = black(forward, strike, xp.asarray(self.fx_vol[live] * np.sqrt(tau))[:, None],
-                       True)
-        exercised_fwd = xp.where(self.fx_exercised[live], forward - strike, 0.0)
-        payoff = xp.where(xp.asarray(before)[:, None], option, exercised_fwd)
-        payoff *= amount * p_sell * x_sell  # base currency
-        _accumulate(xp, out, payoff, self.fx_ns[live])
+        live = o.pay_time > t
+        for rows in (np.flatnonzero(live & (o.expiry > t) & wanted[self.fx_ns]),
+                     np.flatnonzero(live & (o.expiry <= t) & wanted[self.fx_ns])):
+            if rows.size == 0:
+                continue
+            buy, sell = self._fx_legs(t, state, rows)
+            if o.expiry[rows[0]] > t:
+                value = black(buy, sell, xp.asarray(self.fx_vol[rows] * np.sqrt(
+                    o.expiry[rows] - t))[:, None], True)
+            else:
+                buy -= sell
+                value = xp.where(self.fx_exercised[rows], buy, 0.0)
+            value *= xp.asarray(o.sign[rows])[:, None]
+            _accumulate(xp, out, value, self.fx_ns[rows])
 
     def _equity_values(self, t: float, state: Any, wanted: np.ndarray, out: Any) -> None:
-        """Add the equity trades' base-currency values to ``out`` ``[netting sets, paths]``."""
+        """Add the equity trades' base-currency values to ``out`` ``[netting sets, paths]``.
+
+        With S e^{-q tau} the forward's present value and K P(t,T) the strike's, a forward is
+        worth q (S e^{-q tau} - K P) and an option q Black(S e^{-q tau}, K P) (Black's
+        homogeneity), in the equity's currency, converted at the simulated FX.
+        """
         xp, m = self.xp, self.model
         e = self.eq
-        live = np.flatnonzero((e.expiry > t) & wanted[self.eq_ns])
-        if live.size == 0:
+        live = (e.expiry > t) & wanted[self.eq_ns]
+        if not live.any():
             return
         spots = xp.stack([m.equity(k, t, state) for k in range(len(m.equities))])
-        spot = spots[self.eq_model[live]]
-        bond = self._bonds(self.eq_ccy[live], t, e.expiry[live], state)
-        tau = e.expiry[live] - t
-        q = m.eq_dividend[self.eq_model[live]]
-        forward = spot * xp.asarray(np.exp(-q * tau))[:, None] / bond
-        strike = xp.asarray(e.strike[live])[:, None]
-        stdev = xp.asarray(m.eq_vol[self.eq_model[live]] * np.sqrt(tau))[:, None]
-        option = black(forward, strike, stdev, xp.asarray(e.kind[live] == EQ_CALL)[:, None])
-        payoff = xp.where(xp.asarray(e.kind[live] == EQ_FORWARD)[:, None], forward - strike,
-                          option)
-        payoff *= xp.asarray(e.sign[live] * e.quantity[live])[:, None] * bond
-        payoff *= self._spots(self.eq_ccy[live], t, state)
-        _accumulate(xp, out, payoff, self.eq_ns[live])
+        for rows in (np.flatnonzero(live & (e.kind == EQ_FORWARD)),
+                     np.flatnonzero(live & (e.kind != EQ_FORWARD))):
+            if rows.size == 0:
+                continue
+            tau = e.expiry[rows] - t
+            fwd_pv = spots[self.eq_model[rows]]  # gathered copy
+            fwd_pv *= xp.asarray(np.exp(-m.eq_dividend[self.eq_model[rows]] * tau))[:, None]
+            strike_pv = self._bonds(self.eq_ccy[rows], t, e.expiry[rows], state)
+            strike_pv *= xp.asarray(e.strike[rows])[:, None]
+            if e.kind[rows[0]] == EQ_FORWARD:
+                fwd_pv -= strike_pv
+                value = fwd_pv
+            else:
+                stdev = xp.asarray(m.eq_vol[self.eq_model[rows]] * np.sqrt(tau))[:, None]
+                value = black(fwd_pv, strike_pv, stdev,
+                              xp.asarray(e.kind[rows] == EQ_CALL)[:, None])
+            value *= xp.asarray(e.sign[rows] * e.quantity[rows])[:, None]
+            value *= self._spots(self.eq_ccy[rows], t, state)
+            _accumulate(xp, out, value, self.eq_ns[rows])
 
 
 def _subset(intervals: Intervals, rows: IntArray) -> Intervals:

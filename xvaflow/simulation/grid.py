@@ -7,7 +7,7 @@
   (exercise decisions) within the horizon.
 - For every collateralised netting set, the date ``mpor_days`` business days before each exposure
   date is added as a lag date: the collateral at t is called on the portfolio value at
-  t - MPoR (ORE's "lagged" close-out).
+  t - MPoR (ORE's "lagged" close-out). With ``mpor_days`` 0 the call is on t itself.
 
 All dates become ACT/365F times; the grid is the sorted union, time 0 excluded.
 """
@@ -107,14 +107,16 @@ def build_grid(as_of: _dt.date, exposure: DateArray, product_times: Iterable[flo
         exposure: exposure dates (after as_of).
         product_times: times the pricers need on the grid (e.g. option expiries); those beyond
             the last exposure date are dropped.
-        mpor_days: distinct margins of risk in business days (0 adds nothing).
+        mpor_days: distinct margins of risk in business days (0: calls on the exposure date).
         calendar: business-day calendar for the lag dates.
     """
     base = np.datetime64(as_of, "D")
     horizon = exposure.max()
     prod = [base + np.timedelta64(round(t * 365.0), "D") for t in product_times]
     prod_dates = np.array([d for d in prod if base < d <= horizon], dtype="datetime64[D]")
-    lag_dates = {m: calendar.advance_business_days(exposure, -m) for m in set(mpor_days) if m > 0}
+    # With no margin period of risk the call is made on the exposure date itself.
+    lag_dates = {m: exposure if m == 0 else calendar.advance_business_days(exposure, -m)
+                 for m in set(mpor_days)}
     all_dates = np.unique(np.concatenate(
         [exposure, prod_dates, *[d[d > base] for d in lag_dates.values()]]))
     index = {d: i for i, d in enumerate(all_dates)}

@@ -638,11 +638,17 @@ def test_fx_option_without_vol(pf: PortfolioDir) -> None:
         assert "fx_vols has no vol for" in rep.at(TRADES, row, "buy_currency").message
 
 
-def test_swaption_without_hull_white(pf: PortfolioDir) -> None:
+def test_swaption_without_hull_white_or_swaption_vols(pf: PortfolioDir) -> None:
     pf.del_market("hull_white.EUR")
+    pf.del_market("swaption_vols.EUR")
     p = pf.errors().only(TRADES, 17, "currency")
     assert p.message == ("swaptions in EUR need market.json hull_white.EUR (mean_reversion, "
-                         "volatility)")
+                         "volatility) or swaption_vols.EUR to calibrate them")
+
+
+def test_swaption_with_swaption_vols_only_loads(pf: PortfolioDir) -> None:
+    pf.del_market("hull_white.EUR")  # calibrated to swaption_vols.EUR instead
+    assert pf.load().compiled.n_trades == 20
 
 
 def test_term_index_without_basis_is_a_warning(pf: PortfolioDir) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
 
+from xvaflow.models.gaussian import expected_positive_part
 from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
 from xvaflow.pricing.formulas import bachelier, black
-from xvaflow.pricing.gaussian import expected_positive_part
 
 
 def _quadrature(coef: np.ndarray, beta: np.ndarray, mean: float, var: float) -> float:
