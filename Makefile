@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: price the example portfolio (installs into .venv first)
+## demo: XVA of the example portfolio (installs into .venv first); outputs in out/demo
 demo: $(STAMP)
 	$(BIN)/xvaflow validate examples/demo
-	$(BIN)/xvaflow price examples/demo --out out/demo
+	$(BIN)/xvaflow run examples/demo --out out/demo
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
 test: lint typecheck unit
@@ -29,9 +29,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-## bench: t0 pricing benchmark on a generated 1,000 x 20,000 portfolio
+## bench: the benchmarks of benchmarks/RESULTS.md (several minutes)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/price_portfolio.py
+	$(BIN)/python benchmarks/bench_bank.py
+	$(BIN)/python benchmarks/bench_seed_dag.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -93,6 +93,22 @@ class CrossAssetModel:
     calibration: dict[str, CalibrationReport | None] = field(default_factory=dict)
     _cache: dict[float, Transition] = field(default_factory=dict, compare=False, repr=False)
 
+    def summary(self) -> dict[str, Any]:
+        """The parameters for reports: Hull-White per currency (given or calibrated, with the fit
+        error), factor names, and whether the correlation matrix was repaired (largest change)."""
+        hull_white: dict[str, Any] = {}
+        for c, a, s in zip(self.currencies, self.mean_reversion, self.volatility, strict=True):
+            report = self.calibration.get(c)
+            entry: dict[str, Any] = {"mean_reversion": float(a), "volatility": float(s),
+                                     "source": "market.json" if report is None else "calibrated"}
+            if report is not None:
+                entry.update(fit_rms_bp=report.rms_bp, fit_max_bp=report.max_bp,
+                             instruments=len(report.points))
+            hull_white[c] = entry
+        change = float(np.abs(self.correlation - self.input_correlation).max())
+        return {"hull_white": hull_white, "factors": list(self.factor_names),
+                "correlation_repaired": self.repaired, "correlation_max_change": change}
+
     # -- layout ---------------------------------------------------------------------------
     @property
     def n_ccy(self) -> int:

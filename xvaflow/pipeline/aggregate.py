@@ -58,10 +58,28 @@ def check_complete(parts: Sequence[PartitionResult], expected: Sequence[str]) ->
         raise PipelineError("; ".join(problems) + " - no results were published")
 
 
-def aggregate(parts: Sequence[PartitionResult], portfolio: Portfolio, run_info: dict[str, Any]
-              ) -> tuple[dict[str, Any], str]:
-    """(results.json document without the trades section, exposure.csv text)."""
-    expected = list(portfolio.compiled.netting_set_ids)
+def netting_set_info(portfolio: Portfolio) -> dict[str, dict[str, str | None]]:
+    """Netting set id -> counterparty and CSA ids, for the netting sets that hold trades, in
+    portfolio order (what aggregation needs of the portfolio)."""
+    return {ns: {"counterparty_id": portfolio.netting_sets[ns].counterparty_id,
+                 "csa_id": portfolio.netting_sets[ns].csa_id}
+            for ns in portfolio.compiled.netting_set_ids}
+
+
+def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, str | None]],
+              header: dict[str, Any], run_info: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(results.json document without the trades section, exposure.csv text).
+
+    Args:
+        parts: every partition's result.
+        netting_sets: :func:`netting_set_info` of the portfolio (the expected netting sets).
+        header: ``as_of`` and ``base_currency``.
+        run_info: the ``run`` section.
+
+    Raises:
+        PipelineError: a netting set is missing or duplicated, or partitions disagree.
+    """
+    expected = list(netting_sets)
     check_complete(parts, expected)
     parts = [p for p in parts if p.netting_sets]
     ref = parts[0]
@@ -91,10 +109,7 @@ def aggregate(parts: Sequence[PartitionResult], portfolio: Portfolio, run_info: 
         stats = {m: (p.xva[m][0] / n, batch_stderr(p.xva[m][1], p.batch_size)) for m in p.xva}
         peak = p.profile.pfe[:, QUANTILES.index(0.975), :].max(axis=0)
         for j, ns in enumerate(p.netting_sets):
-            entry: dict[str, Any] = {
-                "counterparty_id": portfolio.netting_sets[ns].counterparty_id,
-                "csa_id": portfolio.netting_sets[ns].csa_id,
-            }
+            entry: dict[str, Any] = dict(netting_sets[ns])
             for m in METRICS:
                 if m in stats:
                     entry[m] = _num(stats[m][0][j])
@@ -106,8 +121,8 @@ def aggregate(parts: Sequence[PartitionResult], portfolio: Portfolio, run_info: 
             netting[ns] = entry
     document = {
         "schema_version": 1,
-        "as_of": portfolio.market.as_of.isoformat(),
-        "base_currency": portfolio.market.base_currency,
+        "as_of": header["as_of"],
+        "base_currency": header["base_currency"],
         "run": run_info,
         "totals": totals,
         "netting_sets": {ns: netting[ns] for ns in expected},

@@ -23,8 +23,7 @@ from threadpoolctl import threadpool_limits
 from xvaflow.core.errors import InputError, Problem, ProblemLog
 from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
 from xvaflow.io.records import RunConfig
-from xvaflow.models.crossasset import CrossAssetModel
-from xvaflow.pipeline.aggregate import aggregate
+from xvaflow.pipeline.aggregate import aggregate, netting_set_info
 from xvaflow.pipeline.partition import partition_netting_sets
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.report.results import trades_section, write_json_atomic, write_text_atomic
@@ -48,25 +47,16 @@ def settings_from(cfg: RunConfig) -> RunSettings:
                        path_chunk=cfg.path_chunk)
 
 
-def describe_model(model: CrossAssetModel, log: Callable[[str], None]) -> dict[str, Any]:
-    """The model's parameters for results.json, logging calibrations and correlation repair."""
-    hull_white = {}
-    for c, a, s in zip(model.currencies, model.mean_reversion, model.volatility, strict=True):
-        report = model.calibration.get(c)
-        entry: dict[str, Any] = {"mean_reversion": float(a), "volatility": float(s),
-                                 "source": "market.json" if report is None else "calibrated"}
-        if report is not None:
-            entry.update(fit_rms_bp=report.rms_bp, fit_max_bp=report.max_bp)
-            log(f"  Hull-White {c} calibrated to {len(report.points)} swaption vols: "
-                f"a={a:.4f} sigma={s:.5f}, fit error RMS {report.rms_bp:.2f}bp, "
-                f"worst {report.max_bp:.2f}bp")
-        hull_white[c] = entry
-    if model.repaired:
-        worst = float(abs(model.correlation - model.input_correlation).max())
-        log(f"  correlation matrix of market.json is not positive definite: repaired to the "
-            f"nearest valid one (largest change {worst:.4f})")
-    return {"hull_white": hull_white, "factors": list(model.factor_names),
-            "correlation_repaired": model.repaired}
+def log_model(summary: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Log calibrations and a correlation repair from :meth:`CrossAssetModel.summary`."""
+    for c, hw in summary["hull_white"].items():
+        if hw["source"] == "calibrated":
+            log(f"  Hull-White {c} calibrated to {hw['instruments']} swaption vols: "
+                f"a={hw['mean_reversion']:.4f} sigma={hw['volatility']:.5f}, fit error RMS "
+                f"{hw['fit_rms_bp']:.2f}bp, worst {hw['fit_max_bp']:.2f}bp")
+    if summary["correlation_repaired"]:
+        log("  correlation matrix of market.json is not positive definite: repaired to the "
+            f"nearest valid one (largest change {summary['correlation_max_change']:.4f})")
 
 
 def _work(netting_sets: list[str], settings: RunSettings) -> PartitionResult:
@@ -108,7 +98,7 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
     except GridError as exc:
         raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
     loaded = time.perf_counter() - started
-    model_info = describe_model(model, log)
+    model_info = model.summary()
     parts = [p for p in partition_netting_sets(portfolio.compiled, cfg.partitions, cfg.paths)
              if p]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(parts)))
@@ -118,6 +108,7 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
         f"{len(portfolio.compiled.netting_set_ids)} netting sets, {cfg.paths} paths, grid "
         f"{cfg.grid}, {len(parts)} partitions on {n_workers} workers ({cfg.backend}); "
         f"inputs loaded in {loaded:.1f}s")
+    log_model(model_info, log)
 
     results: list[PartitionResult] = []
     compute_start = time.perf_counter()
@@ -148,7 +139,10 @@ def run_local(path: str | Path, out: str | Path, overrides: dict[str, Any] | Non
         "bilateral": cfg.bilateral, "model": model_info,
         "stage_seconds": {"load": round(loaded, 3), "compute": round(compute, 3)},
     }
-    document, exposure = aggregate(results, portfolio, run_info)
+    document, exposure = aggregate(
+        results, netting_set_info(portfolio), {"as_of": portfolio.market.as_of.isoformat(),
+                                               "base_currency": portfolio.market.base_currency},
+        run_info)
     document["trades"] = trades_section(portfolio.compiled,
                                         price_t0(portfolio.compiled, portfolio.market))
     wall = time.perf_counter() - started

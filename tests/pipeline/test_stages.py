@@ -1,0 +1,117 @@
+"""Pipeline stages on a local store: the data flow, idempotence and refusal of partial runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xvaflow.core.errors import InputError, PipelineError
+from xvaflow.pipeline import stages
+from xvaflow.pipeline.store import LocalStore, MissingObjectError, get_arrays, get_json, put_arrays
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
+SETTINGS = {"paths": 512, "grid": "3M:5Y", "partitions": 3}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    s = LocalStore(tmp_path / "bucket")
+    for f in DEMO.iterdir():
+        s.put_bytes(f"inputs/r1/{f.name}", f.read_bytes())
+    return s
+
+
+def _run(store: LocalStore, run_id: str = "r1", **settings: object) -> dict[str, object]:
+    out = stages.partition_stage(store, {"run_id": run_id, "input_prefix": "inputs/r1/",
+                                         "settings": {**SETTINGS, **settings}})
+    for item in get_json(store, str(out["manifest_key"])):
+        stages.worker_stage(store, item["run_id"], item["partition"])
+    agg = stages.aggregate_stage(store, {"run_id": run_id})
+    return {**agg, **stages.optimise_stage(store, agg)}
+
+
+def test_local_store_round_trips_and_refuses_escaping_keys(tmp_path: Path) -> None:
+    s = LocalStore(tmp_path)
+    s.put_bytes("a/b/c.json", b"{}")
+    assert s.get_bytes("a/b/c.json") == b"{}"
+    assert s.exists("a/b/c.json")
+    assert not s.exists("a/b/d.json")
+    assert s.list("a") == ["a/b/c.json"]
+    with pytest.raises(MissingObjectError, match="a/x"):
+        s.get_bytes("a/x")
+    with pytest.raises(ValueError, match="invalid key"):
+        s.put_bytes("../outside", b"")
+    import numpy as np
+
+    put_arrays(s, "x.npz", {"v": np.arange(3.0)})
+    assert get_arrays(s, "x.npz")["v"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_stages_produce_results_exposure_and_diagnostics(store: LocalStore) -> None:
+    out = _run(store)
+    results = get_json(store, str(out["results_key"]))
+    assert set(results["netting_sets"]) == {"NS_NORDBANK", "NS_ACME", "NS_HELIOS"}
+    assert results["run"]["partitions"] == 3
+    assert len(results["trades"]) == 20
+    assert results["totals"]["cva"] > 0
+    assert results["totals"]["mva"] is None
+    exposure = store.get_bytes(str(out["exposure_key"])).decode().splitlines()
+    assert exposure[0].startswith("netting_set_id,date,time,ee,epe,ene")
+    assert len(exposure) == 1 + 4 * 20  # 3 netting sets + PORTFOLIO, 20 quarterly dates
+    diag = get_json(store, str(out["diagnostics_key"]))
+    total = sum(e["cva"] for e in diag["cva_desk"]["top_counterparties_by_cva"])
+    assert total == pytest.approx(results["totals"]["cva"], rel=1e-12)
+
+
+def test_workers_read_calibrated_parameters_written_once(store: LocalStore) -> None:
+    doc = json.loads(store.get_bytes("inputs/r1/market.json"))
+    del doc["hull_white"]  # both currencies calibrate to swaption_vols
+    store.put_bytes("inputs/r1/market.json", json.dumps(doc).encode())
+    stages.partition_stage(store, {"run_id": "r1", "settings": SETTINGS})
+    spec = get_json(store, "runs/r1/spec.json")
+    worker_market = get_json(store, "runs/r1/inputs/market.json")
+    for ccy in ("USD", "EUR"):
+        assert spec["model"]["hull_white"][ccy]["source"] == "calibrated"
+        assert worker_market["hull_white"][ccy]["volatility"] == pytest.approx(
+            spec["model"]["hull_white"][ccy]["volatility"], rel=0, abs=0)
+
+
+def test_rerun_overwrites_with_identical_results(store: LocalStore) -> None:
+    first = store.get_bytes(str(_run(store)["results_key"]))
+    second = store.get_bytes(str(_run(store)["results_key"]))
+    a, b = json.loads(first), json.loads(second)
+    a["run"].pop("stage_seconds"), b["run"].pop("stage_seconds")
+    assert a == b
+
+
+def test_partitions_do_not_change_the_numbers(store: LocalStore) -> None:
+    one = get_json(store, str(_run(store, "p1", partitions=1)["results_key"]))
+    seven = get_json(store, str(_run(store, "p7", partitions=7)["results_key"]))
+    for ns, r in one["netting_sets"].items():
+        for m in ("cva", "dva", "fca", "fba", "eepe", "peak_pfe_975"):
+            # same paths in every partition; only summation order differs
+            assert seven["netting_sets"][ns][m] == pytest.approx(r[m], rel=1e-12)
+
+
+def test_aggregate_refuses_missing_partitions_and_publishes_nothing(store: LocalStore) -> None:
+    out = stages.partition_stage(store, {"run_id": "r1", "settings": SETTINGS})
+    stages.worker_stage(store, "r1", 0)
+    stages.worker_stage(store, "r1", 2)
+    with pytest.raises(PipelineError, match=r"partition\(s\) 1"):
+        stages.aggregate_stage(store, {"run_id": "r1"})
+    assert not store.exists("runs/r1/output/results.json")
+    assert out["partitions"] == 3
+
+
+def test_bad_inputs_and_run_ids_are_clear_errors(store: LocalStore) -> None:
+    with pytest.raises(InputError, match="settings, paths"):
+        stages.partition_stage(store, {"run_id": "r1", "settings": {"paths": -5}})
+    with pytest.raises(PipelineError, match="run id"):
+        stages.partition_stage(store, {"run_id": "../x"})
+    with pytest.raises(PipelineError, match="no portfolio files"):
+        stages.partition_stage(store, {"run_id": "r2", "input_prefix": "nothing/"})
+    stages.partition_stage(store, {"run_id": "r1", "settings": SETTINGS})
+    with pytest.raises(PipelineError, match="no partition 9"):
+        stages.worker_stage(store, "r1", 9)

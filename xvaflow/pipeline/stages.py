@@ -1,0 +1,264 @@
+"""The pipeline's stages as pure functions of an object store and an event.
+
+Every runtime calls these: the Lambda handlers (lambdas/<stage>/handler.py), the ECS worker
+(containers/worker/main.py) and the local runner (xvaflow.pipeline.local). Only keys travel
+between stages; data lives in the store under the run's prefix:
+
+    inputs/<run_id>/...                    the portfolio as submitted (any prefix may be given)
+    runs/<run_id>/inputs/...               the inputs workers read: market.json carries the
+                                           Hull-White parameters calibrated once, here
+    runs/<run_id>/spec.json                settings, partitions, netting-set metadata, model
+    runs/<run_id>/manifest.json            the Map's items: [{"run_id", "partition"}, ...]
+    runs/<run_id>/trades.json              t0 values of every trade
+    runs/<run_id>/attributes.json          netting-set attributes for the desks' tables
+    runs/<run_id>/results/part-<k>.json    partition k's result (+ part-<k>.npz arrays)
+    runs/<run_id>/output/results.json, exposure.csv, diagnostics.json
+
+Stages are idempotent: a rerun writes the same keys again. A worker writes its arrays before
+its JSON, so a present JSON means a complete partition; aggregation refuses a run with any
+partition missing, and writes nothing then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
+from xvaflow.exposure.profile import ExposureProfile
+from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
+from xvaflow.optimise.diagnostics import desk_diagnostics, netting_set_attributes
+from xvaflow.pipeline.aggregate import aggregate, netting_set_info
+from xvaflow.pipeline.partition import partition_netting_sets
+from xvaflow.pipeline.store import (
+    MissingObjectError,
+    ObjectStore,
+    get_arrays,
+    get_json,
+    put_arrays,
+    put_json,
+)
+from xvaflow.pricing.t0 import price_t0
+from xvaflow.report.results import trades_section
+from xvaflow.simulation.grid import GridError
+from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition, simulation_setup
+
+PORTFOLIO_FILES = ("trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv",
+                   "csas.csv", "market.json", "run.json")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+GPU_BACKENDS = ("cupy",)
+
+
+def run_prefix(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise PipelineError(f"run id {run_id!r} must be 1-80 letters, digits, '.', '_' or '-'")
+    return f"runs/{run_id}/"
+
+
+def _part_keys(run_id: str, k: int) -> tuple[str, str]:
+    base = f"{run_prefix(run_id)}results/part-{k}"
+    return f"{base}.json", f"{base}.npz"
+
+
+def _download(store: ObjectStore, prefix: str, target: Path) -> None:
+    found = False
+    for name in PORTFOLIO_FILES:
+        key = prefix + name
+        if store.exists(key):
+            (target / name).write_bytes(store.get_bytes(key))
+            found = True
+    if not found:
+        raise PipelineError(f"no portfolio files under {prefix!r}")
+
+
+def _load(store: ObjectStore, prefix: str) -> Portfolio:
+    with tempfile.TemporaryDirectory(prefix="xvaflow-") as tmp:
+        _download(store, prefix, Path(tmp))
+        return load_portfolio(tmp)
+
+
+def settings_dict(settings: RunSettings) -> dict[str, Any]:
+    out = dataclasses.asdict(settings)
+    if isinstance(out["grid"], tuple):
+        out["grid"] = list(out["grid"])
+    return out
+
+
+def settings_from_dict(d: dict[str, Any]) -> RunSettings:
+    grid = d["grid"]
+    return RunSettings(**{**d, "grid": tuple(grid) if isinstance(grid, list) else grid})
+
+
+# ---------------------------------------------------------------------------------------------
+# PartitionPortfolio
+# ---------------------------------------------------------------------------------------------
+def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]:
+    """Validate the inputs, calibrate once, balance netting sets into partitions.
+
+    Event: ``{"run_id", "input_prefix", "settings": {...run.json keys...}, "max_concurrency"}``
+    (settings override the portfolio's run.json). Returns ``{"run_id", "manifest_key",
+    "partitions", "max_concurrency", "compute"}`` (compute: ``cpu`` or ``gpu``).
+
+    Raises:
+        InputError: bad portfolio or settings (every problem, as for ``xvaflow validate``).
+    """
+    started = time.perf_counter()
+    run_id = str(event["run_id"])
+    prefix = run_prefix(run_id)
+    source = str(event.get("input_prefix", f"inputs/{run_id}/"))
+    portfolio = _load(store, source)
+    problems = ProblemLog()
+    cfg = run_config_from(dict(event.get("settings") or {}), problems, "settings",
+                          base=portfolio.run)
+    problems.problems.extend(simulation_problems(portfolio))
+    problems.raise_if_any()
+    settings = RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid,
+                           bilateral=cfg.bilateral, antithetic=cfg.antithetic,
+                           backend=cfg.backend, path_chunk=cfg.path_chunk)
+    try:
+        model, grid = simulation_setup(portfolio, settings)
+    except GridError as exc:
+        raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+    model_info = model.summary()
+    # Workers read a copy of the inputs whose market.json carries every Hull-White model, so
+    # that calibration runs once, here.
+    market_doc = json.loads(store.get_bytes(source + "market.json"))
+    market_doc["hull_white"] = {c: {"mean_reversion": v["mean_reversion"],
+                                    "volatility": v["volatility"]}
+                                for c, v in model_info["hull_white"].items()}
+    for name in PORTFOLIO_FILES:
+        if name != "market.json" and store.exists(source + name):
+            store.put_bytes(f"{prefix}inputs/{name}", store.get_bytes(source + name))
+    put_json(store, f"{prefix}inputs/market.json", market_doc)
+
+    parts = [p for p in partition_netting_sets(portfolio.compiled, cfg.partitions, cfg.paths)
+             if p]
+    values = price_t0(portfolio.compiled, portfolio.market)
+    put_json(store, f"{prefix}trades.json", trades_section(portfolio.compiled, values))
+    put_json(store, f"{prefix}attributes.json", netting_set_attributes(portfolio, values))
+    put_json(store, f"{prefix}spec.json", {
+        "run_id": run_id, "settings": settings_dict(settings), "partitions": parts,
+        "netting_sets": netting_set_info(portfolio),
+        "header": {"as_of": portfolio.market.as_of.isoformat(),
+                   "base_currency": portfolio.market.base_currency},
+        "model": model_info, "steps": len(grid),
+        "warnings": [str(w) for w in portfolio.warnings],
+        "partition_seconds": round(time.perf_counter() - started, 3),
+    })
+    manifest_key = f"{prefix}manifest.json"
+    put_json(store, manifest_key, [{"run_id": run_id, "partition": k} for k in range(len(parts))])
+    return {"run_id": run_id, "manifest_key": manifest_key, "partitions": len(parts),
+            "max_concurrency": int(event.get("max_concurrency") or len(parts)),
+            "compute": "gpu" if settings.backend in GPU_BACKENDS else "cpu"}
+
+
+# ---------------------------------------------------------------------------------------------
+# CalculatePartitionedXVA (one ECS task per partition)
+# ---------------------------------------------------------------------------------------------
+def worker_stage(store: ObjectStore, run_id: str, partition: int) -> dict[str, Any]:
+    """Run the engine on one partition and write its result (overwriting a previous attempt)."""
+    prefix = run_prefix(run_id)
+    spec = get_json(store, f"{prefix}spec.json")
+    if not 0 <= partition < len(spec["partitions"]):
+        raise PipelineError(f"run {run_id} has no partition {partition}")
+    portfolio = _load(store, f"{prefix}inputs/")
+    result = run_partition(portfolio, spec["partitions"][partition],
+                           settings_from_dict(spec["settings"]))
+    json_key, npz_key = _part_keys(run_id, partition)
+    arrays, meta = partition_to_store(result)
+    put_arrays(store, npz_key, arrays)
+    put_json(store, json_key, {"run_id": run_id, "partition": partition, "arrays_key": npz_key,
+                               **meta})
+    return {"run_id": run_id, "partition": partition, "result_key": json_key}
+
+
+def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays and JSON metadata of a partition result (see :func:`partition_from_store`)."""
+    p = r.profile
+    arrays = {"epe": p.epe, "ene": p.ene, "basel_ee": p.basel_ee, "collateral": p.collateral,
+              "pfe": p.pfe, "portfolio_exposure": p.portfolio_exposure, "npv": r.npv,
+              "eepe": r.eepe, "times": r.times}
+    for m, (total, batches) in r.xva.items():
+        arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"] = total, batches
+    meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
+            "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
+            "metrics": sorted(r.xva), "timings": r.timings}
+    return arrays, meta
+
+
+def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PartitionResult:
+    profile = ExposureProfile(int(meta["n_paths"]), arrays["epe"], arrays["ene"],
+                              arrays["basel_ee"], arrays["collateral"], arrays["pfe"],
+                              arrays["portfolio_exposure"])
+    profile.ee = profile.epe - profile.ene
+    return PartitionResult(
+        netting_sets=list(meta["netting_sets"]),
+        dates=np.array(meta["dates"], dtype="datetime64[D]"), times=arrays["times"],
+        npv=arrays["npv"], profile=profile,
+        xva={m: (arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"])
+             for m in meta["metrics"]},
+        n_paths=int(meta["n_paths"]), batch_size=int(meta["batch_size"]), eepe=arrays["eepe"],
+        steps=int(meta["steps"]), timings=dict(meta["timings"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# AggregateXVAResults
+# ---------------------------------------------------------------------------------------------
+def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]:
+    """Check every partition is present exactly once, aggregate, write the outputs.
+
+    Raises:
+        PipelineError: partitions missing (named) or inconsistent; nothing is written.
+    """
+    run_id = str(event["run_id"])
+    prefix = run_prefix(run_id)
+    spec = get_json(store, f"{prefix}spec.json")
+    parts, missing = [], []
+    for k in range(len(spec["partitions"])):
+        json_key, _ = _part_keys(run_id, k)
+        try:
+            meta = get_json(store, json_key)
+            parts.append(partition_from_store(meta, get_arrays(store, meta["arrays_key"])))
+        except MissingObjectError:
+            missing.append(k)
+    if missing:
+        raise PipelineError(f"run {run_id}: no result for partition(s) "
+                            f"{', '.join(map(str, missing))} - no results were published")
+    settings = spec["settings"]
+    compute = max(p.timings.get("total", 0.0) for p in parts)
+    run_info = {
+        "run_id": run_id, "paths": settings["paths"], "seed": settings["seed"],
+        "grid": settings["grid"], "steps": spec["steps"],
+        "exposure_dates": int(parts[0].times.size), "partitions": len(parts),
+        "backend": settings["backend"], "antithetic": settings["antithetic"],
+        "bilateral": settings["bilateral"], "model": spec["model"],
+        "stage_seconds": {"partition": spec["partition_seconds"],
+                          "slowest_partition": round(compute, 3)},
+    }
+    document, exposure = aggregate(parts, spec["netting_sets"], spec["header"], run_info)
+    document["trades"] = get_json(store, f"{prefix}trades.json")
+    results_key, exposure_key = f"{prefix}output/results.json", f"{prefix}output/exposure.csv"
+    store.put_bytes(exposure_key, exposure.encode())
+    put_json(store, results_key, document)
+    return {"run_id": run_id, "results_key": results_key, "exposure_key": exposure_key}
+
+
+# ---------------------------------------------------------------------------------------------
+# RunXVAOptimization
+# ---------------------------------------------------------------------------------------------
+def optimise_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]:
+    """The desks' diagnostic tables (:mod:`xvaflow.optimise.diagnostics`)."""
+    run_id = str(event["run_id"])
+    prefix = run_prefix(run_id)
+    results = get_json(store, str(event.get("results_key", f"{prefix}output/results.json")))
+    report = desk_diagnostics(results, get_json(store, f"{prefix}attributes.json"))
+    key = f"{prefix}output/diagnostics.json"
+    put_json(store, key, report)
+    return {"run_id": run_id, "diagnostics_key": key}
