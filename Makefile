@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit infra bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +18,22 @@ demo: $(STAMP)
 	$(BIN)/xvaflow run examples/demo --out out/demo
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
-test: lint typecheck unit
+test: lint typecheck unit infra
 
 lint: $(STAMP)
-	$(BIN)/ruff check xvaflow tests benchmarks
+	$(BIN)/ruff check xvaflow tests benchmarks infra lambdas containers
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# the workflow definition (asl-validator, statelint), `cdk synth` with cdk-nag, cfn-lint;
+# needs node/npm (pinned tools come from package-lock.json) and is skipped, loudly, without it
+infra: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then PATH="$(CURDIR)/$(BIN):$$PATH" sh infra/check.sh; \
+	else echo "SKIPPED infra checks: node/npm not installed"; fi
 
 ## bench: the benchmarks of benchmarks/RESULTS.md (several minutes)
 bench: $(STAMP)
@@ -36,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_seed_dag.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -6,12 +6,13 @@ Usage::
                                     [--grid 1M:10Y] [--workers 2] [--partitions 2] [--seed 42]
                                     [--keep DIR]
 
-Generates the portfolio (timed apart), then runs the whole local computation
-(:func:`xvaflow.pipeline.runner.run_local`: load, validate, partition, simulate, value, collateral,
-exposure, CVA/DVA/FCA/FBA, aggregate, write results.json and exposure.csv) and reports wall time,
-peak resident memory of the process and its workers (sampled), and throughput in
-paths x exposure dates x netting sets per second. Targets on the 2-core reference machine:
-under 120 s and under 6 GB (stretch: under 60 s). The last line is a JSON summary.
+Generates the portfolio (timed apart), then runs the whole local workflow
+(:func:`xvaflow.pipeline.local.run_pipeline`: the Step Functions definition executed locally:
+load, validate, partition, simulate, value, collateral, exposure, CVA/DVA/FCA/FBA, aggregate,
+diagnostics) and reports wall time, peak resident memory of the process and its workers
+(sampled), and throughput in paths x exposure dates x netting sets per second. Targets on the
+2-core reference machine: under 120 s and under 6 GB (stretch: under 60 s). The last line is a
+JSON summary.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from _measure import TreeMemory, machine
 
 from xvaflow.core.dates import parse_date
 from xvaflow.io.generate import generate_portfolio
-from xvaflow.pipeline.runner import run_local
+from xvaflow.pipeline.local import run_pipeline
 
 
 def main() -> int:
@@ -54,8 +55,8 @@ def main() -> int:
     overrides = {"paths": args.paths, "grid": args.grid, "partitions": args.partitions}
     with TreeMemory() as mem:
         tick = time.perf_counter()
-        summary = run_local(portfolio, out, overrides, workers=args.workers,
-                            log=lambda s: print(s, file=sys.stderr))
+        summary = run_pipeline(portfolio, out, overrides, workers=args.workers,
+                               log=lambda s: print(s, file=sys.stderr))
         wall = time.perf_counter() - tick
     doc = summary.document
     run = doc["run"]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import TreeMemory, machine
 from _portfolios import pool, read_csv, write_portfolio
 
-from xvaflow.pipeline.runner import run_local
+from xvaflow.pipeline.local import run_pipeline
 
 IR = ("USD", "EUR", "GBP", "JPY", "CHF")
 FX = ("EURUSD", "GBPUSD", "USDJPY", "USDCHF")
@@ -102,8 +102,8 @@ def main() -> int:
                  "path_chunk": args.path_chunk}
     with TreeMemory() as mem:
         tick = time.perf_counter()
-        summary = run_local(portfolio, work / "out", overrides, workers=args.workers,
-                            log=lambda s: print(s, file=sys.stderr))
+        summary = run_pipeline(portfolio, work / "out", overrides, workers=args.workers,
+                               log=lambda s: print(s, file=sys.stderr))
         wall = time.perf_counter() - tick
     doc = summary.document
     run = doc["run"]

@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--grid", help="exposure grid, e.g. 1M:10Y (run.json: grid)")
     run.add_argument("--partitions", type=int, help="netting-set partitions")
     run.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    run.add_argument("--run-id", dest="run_id", default="local",
+                     help="run id (a rerun with the same id overwrites its data)")
     run.add_argument("--path-chunk", dest="path_chunk", type=int,
                      help="simulate paths in chunks of this size to bound memory")
     run.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
@@ -129,7 +131,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from xvaflow.pipeline.runner import run_local
+    from xvaflow.pipeline.local import run_pipeline
 
     if args.out.exists() and not args.out.is_dir():
         raise InputError([_usage(f"--out {args.out}: exists and is not a directory")])
@@ -138,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                  if getattr(args, k) is not None}
     if args.workers is not None and args.workers < 1:
         raise InputError([_usage("--workers must be at least 1")])
-    summary = run_local(args.portfolio, args.out, overrides, workers=args.workers)
+    summary = run_pipeline(args.portfolio, args.out, overrides, workers=args.workers,
+                           run_id=args.run_id)
     doc = summary.document
     ccy = doc["base_currency"]
     print(f"XVA as of {doc['as_of']} in {ccy} ({doc['run']['paths']} paths, "
@@ -156,7 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     t = doc["totals"]
     print(f"{'total':<16} {'':>15} {cell(t['cva'], 12)} {cell(t['dva'], 12)} "
           f"{cell(t['fca'], 12)} {cell(t['fba'], 12)}")
-    print(f"wrote {summary.out / 'results.json'} and {summary.out / 'exposure.csv'}")
+    print(f"wrote {summary.out / 'results.json'}, {summary.out / 'exposure.csv'} and "
+          f"{summary.out / 'diagnostics.json'}")
     return EXIT_OK
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 
 from xvaflow.io.portfolio import Portfolio, load_portfolio
-from xvaflow.pipeline.runner import run_local
+from xvaflow.pipeline.local import run_pipeline
 from xvaflow.xva.adjustments import METRICS, batch_stderr
 from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition
 
@@ -88,8 +88,8 @@ def test_run_local_does_not_depend_on_partitions(tmp_path: Path) -> None:
     outputs = []
     for k in (1, 2, 7):
         out = tmp_path / f"p{k}"
-        summary = run_local(DEMO, out, {"paths": PATHS, "grid": GRID, "partitions": k,
-                                        "seed": 5}, workers=1, log=lambda _: None)
+        summary = run_pipeline(DEMO, out, {"paths": PATHS, "grid": GRID, "partitions": k,
+                                           "seed": 5}, workers=1, log=lambda _: None)
         assert summary.document["run"]["partitions"] == min(k, 3)
         outputs.append(_read_outputs(out))
     (doc_ref, table_ref), *others = outputs

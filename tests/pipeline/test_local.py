@@ -1,0 +1,94 @@
+"""`xvaflow run`: the workflow definition executed locally, with faults."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xvaflow.cli import main
+from xvaflow.core.errors import InputError, PipelineError
+from xvaflow.pipeline.local import _task_environment, run_pipeline, run_worker_task
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
+SETTINGS = {"paths": 512, "grid": "3M:3Y", "partitions": 3}
+MARKERS = "XVAFLOW_TEST_MARKERS"  # inherited by the forked worker processes
+
+
+def _flaky_task(params: Mapping[str, Any]) -> int:
+    """Fails the first attempt of every partition, then runs it (module level: picklable)."""
+    marker = Path(os.environ[MARKERS]) / f"p{_task_environment(params)['XVAFLOW_PARTITION']}"
+    if not marker.exists():
+        marker.touch()
+        return 1
+    return run_worker_task(params)
+
+
+def _broken_partition_one(params: Mapping[str, Any]) -> int:
+    if _task_environment(params)["XVAFLOW_PARTITION"] == "1":
+        return 3
+    return run_worker_task(params)
+
+
+def _numbers(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = json.loads(json.dumps(doc))
+    for key in ("wall_seconds", "stage_seconds", "workers"):
+        doc["run"].pop(key, None)
+    return doc
+
+
+def test_demo_runs_through_the_workflow(tmp_path: Path) -> None:
+    summary = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, log=lambda _: None)
+    doc = summary.document
+    assert doc["run"]["partitions"] == 3
+    assert set(doc["netting_sets"]) == {"NS_NORDBANK", "NS_ACME", "NS_HELIOS"}
+    assert doc["totals"]["cva"] > 0.0
+    for name in ("results.json", "exposure.csv", "diagnostics.json"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+def test_a_worker_failing_once_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    monkeypatch.setenv(MARKERS, str(tmp_path))
+    waits: list[float] = []
+    summary = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, log=lambda _: None,
+                           worker_task=_flaky_task, sleep=waits.append)
+    assert sorted(p.name for p in tmp_path.glob("p*")) == ["p0", "p1", "p2"]
+    assert waits == [30.0, 30.0, 30.0]  # the definition's retry interval for a failed task
+    assert summary.document["totals"]["cva"] > 0.0
+
+
+def test_a_worker_always_failing_ends_the_run_without_results(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError) as err:
+        run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, log=lambda _: None,
+                     worker_task=_broken_partition_one, sleep=lambda _: None)
+    message = str(err.value)
+    assert "XvaPipeline.WorkersFailed" in message
+    assert "CalculatePartitionedXVA failed" in message
+    assert "partition 1 of run local failed" in message
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_rerun_with_the_same_id_overwrites_identically(tmp_path: Path) -> None:
+    first = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=1, log=lambda _: None)
+    second = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, log=lambda _: None)
+    assert _numbers(first.document) == _numbers(second.document)
+
+
+def test_bad_input_is_reported_before_the_workflow_starts(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="command line, paths"):
+        run_pipeline(DEMO, tmp_path / "out", {"paths": 0}, log=lambda _: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(DEMO), "--out", str(tmp_path / "out"), "--paths", "256",
+                 "--grid", "6M:2Y", "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "NS_NORDBANK" in out
+    assert "diagnostics.json" in out
