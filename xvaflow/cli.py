@@ -1,4 +1,5 @@
-"""Command line: ``xvaflow price | validate | generate`` (CONTRACT.md, "Command line").
+"""Command line: ``xvaflow price | validate | generate | run | submit | status`` (CONTRACT.md,
+"Command line"; submit and status drive a deployed stack, see README "Deploy to AWS").
 
 Exit status: 0 success; 2 bad input or usage (one line per problem on stderr, no traceback);
 1 internal error.
@@ -7,12 +8,15 @@ Exit status: 0 success; 2 bad input or usage (one line per problem on stderr, no
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from xvaflow.core.errors import InputError, Problem, XvaflowError
+from xvaflow.core.errors import InputError, PipelineError, Problem, XvaflowError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
@@ -26,21 +30,31 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("portfolio", type=Path)
     price.add_argument("--out", type=Path, help="directory for results.json")
 
-    run = sub.add_parser("run", help="the whole computation locally: exposures and XVA")
+    run = sub.add_parser("run", help="the whole workflow locally: exposures and XVA")
     run.add_argument("portfolio", type=Path)
     run.add_argument("--out", type=Path, required=True, help="directory for the outputs")
-    run.add_argument("--paths", type=int, help="Monte Carlo paths (run.json: paths)")
-    run.add_argument("--seed", type=int, help="random seed (run.json: seed)")
-    run.add_argument("--grid", help="exposure grid, e.g. 1M:10Y (run.json: grid)")
-    run.add_argument("--partitions", type=int, help="netting-set partitions")
+    _add_settings(run)
     run.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     run.add_argument("--run-id", dest="run_id", default="local",
                      help="run id (a rerun with the same id overwrites its data)")
-    run.add_argument("--path-chunk", dest="path_chunk", type=int,
-                     help="simulate paths in chunks of this size to bound memory")
-    run.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
-    run.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
-                     help="antithetic variates")
+
+    submit = sub.add_parser("submit", help="run the workflow on a deployed stack (AWS)")
+    submit.add_argument("portfolio", type=Path)
+    _add_stack(submit)
+    _add_settings(submit)
+    submit.add_argument("--run-id", dest="run_id",
+                        help="run id, used once per stack (default: run-<UTC time>-<random>)")
+    submit.add_argument("--max-concurrency", dest="max_concurrency", type=int, default=0,
+                        help="partitions computed at once (default 0: all)")
+    submit.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                        help="follow the run and download its outputs (default: yes)")
+    submit.add_argument("--out", type=Path, help="directory for the outputs (default out/<run>)")
+
+    status = sub.add_parser("status", help="status of a run on a deployed stack (AWS)")
+    status.add_argument("run_id", metavar="RUN")
+    _add_stack(status)
+    status.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    status.add_argument("--out", type=Path, help="download the outputs here if it succeeded")
 
     validate = sub.add_parser("validate", help="check inputs, print every problem")
     validate.add_argument("portfolio", type=Path)
@@ -52,6 +66,31 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--as-of", dest="as_of", default="2026-11-20", help="valuation date")
     gen.add_argument("--out", type=Path, required=True)
     return p
+
+
+def _add_settings(p: argparse.ArgumentParser) -> None:
+    """Run settings overriding run.json."""
+    p.add_argument("--paths", type=int, help="Monte Carlo paths (run.json: paths)")
+    p.add_argument("--seed", type=int, help="random seed (run.json: seed)")
+    p.add_argument("--grid", help="exposure grid, e.g. 1M:10Y (run.json: grid)")
+    p.add_argument("--partitions", type=int, help="netting-set partitions")
+    p.add_argument("--path-chunk", dest="path_chunk", type=int,
+                   help="simulate paths in chunks of this size to bound memory")
+    p.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
+    p.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
+                   help="antithetic variates")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
+                                          "antithetic", "path_chunk")
+            if getattr(args, k) is not None}
+
+
+def _add_stack(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", required=True, help="CloudFormation stack of the pipeline")
+    p.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    p.add_argument("--poll", type=float, default=15.0, help="seconds between status checks")
 
 
 def _print_warnings(warnings: Sequence[object]) -> None:
@@ -133,16 +172,34 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.local import run_pipeline
 
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError([_usage(f"--out {args.out}: exists and is not a directory")])
-    overrides = {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
-                                               "antithetic", "path_chunk")
-                 if getattr(args, k) is not None}
+    _check_out_dir(args.out)
     if args.workers is not None and args.workers < 1:
         raise InputError([_usage("--workers must be at least 1")])
-    summary = run_pipeline(args.portfolio, args.out, overrides, workers=args.workers,
-                           run_id=args.run_id)
-    doc = summary.document
+    summary = run_pipeline(args.portfolio, args.out, _overrides(args), workers=args.workers,
+                           run_id=_check_run_id(args.run_id))
+    _print_xva(summary.document)
+    print(f"wrote {summary.out / 'results.json'}, {summary.out / 'exposure.csv'} and "
+          f"{summary.out / 'diagnostics.json'}")
+    return EXIT_OK
+
+
+def _check_run_id(run_id: str) -> str:
+    from xvaflow.pipeline.stages import run_prefix
+
+    try:
+        run_prefix(run_id)
+    except PipelineError as exc:
+        raise InputError([_usage(f"--run-id: {exc}")]) from None
+    return run_id
+
+
+def _check_out_dir(out: Path | None) -> None:
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError([_usage(f"--out {out}: exists and is not a directory")])
+
+
+def _print_xva(doc: dict[str, Any]) -> None:
+    """The netting sets' XVA table of a results.json document."""
     ccy = doc["base_currency"]
     print(f"XVA as of {doc['as_of']} in {ccy} ({doc['run']['paths']} paths, "
           f"{doc['run']['exposure_dates']} exposure dates, {doc['run']['wall_seconds']:.1f}s)")
@@ -159,9 +216,72 @@ def cmd_run(args: argparse.Namespace) -> int:
     t = doc["totals"]
     print(f"{'total':<16} {'':>15} {cell(t['cva'], 12)} {cell(t['dva'], 12)} "
           f"{cell(t['fca'], 12)} {cell(t['fba'], 12)}")
-    print(f"wrote {summary.out / 'results.json'}, {summary.out / 'exposure.csv'} and "
-          f"{summary.out / 'diagnostics.json'}")
+
+
+def _aws(region: str | None) -> tuple[Any, Any, Any]:
+    """CloudFormation, Step Functions and S3 clients (the [aws] extra)."""
+    try:
+        import boto3
+    except ImportError:
+        raise XvaflowError("submit and status need boto3: pip install 'xvaflow[aws]'") from None
+    session = boto3.session.Session(region_name=region)
+    return (session.client("cloudformation"), session.client("stepfunctions"),
+            session.client("s3"))
+
+
+def _follow(args: argparse.Namespace, sfn: Any, s3: Any, deployment: Any, run_id: str,
+            out: Path | None, wait: bool) -> int:
+    """Show (or follow) a run; download and print its results when it succeeded."""
+    from xvaflow.pipeline.remote import download_outputs, run_status, wait_for_run
+
+    if wait:
+        status = wait_for_run(sfn, s3, deployment, run_id, args.poll,
+                              functools.partial(print, file=sys.stderr))
+    else:
+        status = run_status(sfn, s3, deployment, run_id)
+        print(status.line())
+    if status.status == "SUCCEEDED" and out is not None:
+        download_outputs(s3, deployment, run_id, out)
+        _print_xva(json.loads((out / "results.json").read_text()))
+        print(f"wrote {out / 'results.json'}, {out / 'exposure.csv'} and "
+              f"{out / 'diagnostics.json'}")
+    if status.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        raise PipelineError(f"run {run_id} {status.status.lower()}: {status.error}: "
+                            f"{status.cause}")
     return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from xvaflow.pipeline.local import check_inputs
+    from xvaflow.pipeline.remote import find_deployment, new_run_id, start_run, upload_inputs
+
+    _check_out_dir(args.out)
+    run_id = _check_run_id(args.run_id) if args.run_id else new_run_id()
+    if args.max_concurrency < 0:
+        raise InputError([_usage("--max-concurrency must be 0 (all) or more")])
+    overrides = _overrides(args)
+    _print_warnings(check_inputs(args.portfolio, overrides))
+    cloudformation, sfn, s3 = _aws(args.region)
+    deployment = find_deployment(cloudformation, args.stack)
+    prefix = upload_inputs(s3, deployment, args.portfolio, run_id)
+    arn = start_run(sfn, deployment, run_id, prefix, overrides, args.max_concurrency)
+    print(f"run {run_id} started on {args.stack}: inputs s3://{deployment.bucket}/{prefix}, "
+          f"execution {arn}", file=sys.stderr)
+    out = args.out or Path("out") / run_id
+    code = _follow(args, sfn, s3, deployment, run_id, out, args.wait)
+    if not args.wait:
+        print(f"follow it with: xvaflow status {run_id} --stack {args.stack} --wait --out {out}")
+    return code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from xvaflow.pipeline.remote import find_deployment
+
+    _check_out_dir(args.out)
+    run_id = _check_run_id(args.run_id)
+    cloudformation, sfn, s3 = _aws(args.region)
+    deployment = find_deployment(cloudformation, args.stack)
+    return _follow(args, sfn, s3, deployment, run_id, args.out, args.wait)
 
 
 def _usage(message: str) -> Problem:
@@ -169,7 +289,7 @@ def _usage(message: str) -> Problem:
 
 
 COMMANDS = {"price": cmd_price, "run": cmd_run, "validate": cmd_validate,
-            "generate": cmd_generate}
+            "generate": cmd_generate, "submit": cmd_submit, "status": cmd_status}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s); nothing was computed.", file=sys.stderr)
         return EXIT_INPUT
+    except PipelineError as exc:  # the workflow failed: not the user's input
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except XvaflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,13 @@ def test_stages_produce_results_exposure_and_diagnostics(store: LocalStore) -> N
     exposure = store.get_bytes(str(out["exposure_key"])).decode().splitlines()
     assert exposure[0].startswith("netting_set_id,date,time,ee,epe,ene")
     assert len(exposure) == 1 + 4 * 20  # 3 netting sets + PORTFOLIO, 20 quarterly dates
+    # the XVA term structure columns add up to results.json's values, per netting set and total
+    rows = list(csv.DictReader(io.StringIO("\n".join(exposure))))
+    for metric in ("cva", "dva", "fca", "fba"):
+        for ns, entry in [*results["netting_sets"].items(), ("PORTFOLIO", results["totals"])]:
+            terms = [float(r[f"{metric}_contribution"]) for r in rows
+                     if r["netting_set_id"] == ns]
+            assert math.fsum(terms) == pytest.approx(entry[metric], rel=1e-12, abs=1e-9)
     diag = get_json(store, str(out["diagnostics_key"]))
     total = sum(e["cva"] for e in diag["cva_desk"]["top_counterparties_by_cva"])
     assert total == pytest.approx(results["totals"]["cva"], rel=1e-12)

@@ -164,3 +164,27 @@ def test_price_out_is_a_file(demo: Path, tmp_path: Path,
                                    "directory")
     assert "Traceback" not in err
     assert target.read_text(encoding="utf-8") == "keep me"
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", str(DEMO), "--out", "{tmp}/out", "--run-id", "no spaces"],
+    ["submit", str(DEMO), "--stack", "S", "--run-id", "../escape"],
+    ["status", "a/b", "--stack", "S"],
+])
+def test_bad_run_id_is_a_usage_error(argv: list[str], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A run id becomes S3 keys and an execution name: checked before anything runs or any AWS
+    client is made (these commands would otherwise need credentials)."""
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: command line: --run-id: run id ")
+    assert "must be 1-80 letters, digits" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_submit_bad_portfolio_fails_before_aws(broken: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The local checks run first: a bad portfolio never reaches AWS (no credentials here)."""
+    assert main(["submit", str(broken), "--stack", "S", "--run-id", "r1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [*BROKEN_LINES,
+                                                     "3 problem(s); nothing was computed."]

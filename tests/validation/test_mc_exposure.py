@@ -180,6 +180,28 @@ def test_swap_cva_equals_analytic_sum(swap_run: tuple[Portfolio, PathRun]) -> No
     dev.verify()
 
 
+def test_swap_cva_term_structure(swap_run: tuple[Portfolio, PathRun]) -> None:
+    """The CVA term structure (exposure.csv's cva_contribution): the term of each interval is
+    LGD EPE(t_i) (S(t_{i-1}) - S(t_i)) of the simulated EPE (identity, to rounding), sums to the
+    CVA, and matches the same term with QuantLib's swaption price as EPE within the per-date
+    z tolerance of EPE's standard error."""
+    portfolio, run = swap_run
+    result = run.result
+    n = result.n_paths
+    terms = result.xva_by_date["cva"] / n  # [dates, ns]
+    epe, se = run.epe()
+    reference = ql_swaption_prices(portfolio, _reset_dates())
+    dev = Deviations("swap CVA term structure", z_tolerance(len(SWAPS) * result.times.size))
+    for j, ns in enumerate(result.netting_sets):
+        s = np.exp(-SWAPS[ns][3] * np.r_[0.0, result.times])
+        dpd = LGD * (s[:-1] - s[1:])
+        np.testing.assert_allclose(terms[:, j], dpd * result.profile.epe[:, j], rtol=1e-12)
+        np.testing.assert_allclose(terms[:, j].sum(), result.xva["cva"][0][j] / n, rtol=1e-12)
+        for k in range(result.times.size):
+            dev.check(terms[k, j], dpd[k] * reference[ns][k], dpd[k] * se[k, j], f"{ns} {k}")
+    dev.verify()
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. FX forwards with deterministic rates
 # ---------------------------------------------------------------------------------------------

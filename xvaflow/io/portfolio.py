@@ -192,6 +192,12 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
             out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
                            10 if mpor is None else mpor, ccy, im or "none", row,
                            kind or "two_way")
+    simm = [c for c, csa in out.items() if csa.im_model == "simm"]
+    if simm:  # said once, not per row: large books have hundreds of such CSAs
+        shown = ", ".join(simm[:5]) + (f" and {len(simm) - 5} more" if len(simm) > 5 else "")
+        log.warn(CSAS, None, "im_model", f"{len(simm)} CSA(s) with im_model simm ({shown}): "
+                 "initial margin is not modelled yet; their exposure and XVA count variation "
+                 "margin only, and MVA is null")
     return out
 
 

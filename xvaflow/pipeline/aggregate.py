@@ -24,7 +24,8 @@ from xvaflow.xva.adjustments import METRICS, batch_stderr
 from xvaflow.xva.engine import PartitionResult
 
 EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
-                    "pfe_99", "expected_collateral", "basel_ee")
+                    "pfe_99", "expected_collateral", "basel_ee",
+                    *(f"{m}_contribution" for m in METRICS))
 PORTFOLIO = "PORTFOLIO"
 
 
@@ -131,26 +132,37 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
 
 
 def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
-    """exposure.csv: one row per netting set and exposure date, then the PORTFOLIO rows."""
+    """exposure.csv: one row per netting set and exposure date, then the PORTFOLIO rows.
+
+    Besides CONTRACT.md's columns: ``basel_ee`` (undeflated EPE, the EEPE input) and the XVA
+    term structure ``<metric>_contribution``, the term of the interval (t_{i-1}, t_i] in each
+    metric (they sum over dates to the netting set's value in results.json; empty when the
+    metric is not computed).
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(EXPOSURE_COLUMNS)
     ref = parts[0]
+    n = ref.n_paths
     where = {ns: (p, j) for p in parts for j, ns in enumerate(p.netting_sets)}
     for ns in order:
         p, j = where[ns]
         prof = p.profile
         for k, (d, t) in enumerate(zip(p.dates, p.times, strict=True)):
+            terms = [_fmt(p.xva_by_date[m][k, j] / n) if m in p.xva_by_date else ""
+                     for m in METRICS]
             w.writerow([ns, str(d), f"{t:.6f}", *(_fmt(v) for v in (
                 prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
-                prof.collateral[k, j], prof.basel_ee[k, j]))])
+                prof.collateral[k, j], prof.basel_ee[k, j])), *terms])
     total_path = sum(p.profile.portfolio_exposure for p in parts)
     pfe = upper_quantiles(np.asarray(total_path).T)  # [3, dates]
     for k, (d, t) in enumerate(zip(ref.dates, ref.times, strict=True)):
         sums = [sum(float(getattr(p.profile, f)[k].sum()) for p in parts)
                 for f in ("ee", "epe", "ene", "collateral", "basel_ee")]
+        terms = [_fmt(sum(float(p.xva_by_date[m][k].sum()) for p in parts) / n)
+                 if all(m in p.xva_by_date for p in parts) else "" for m in METRICS]
         w.writerow([PORTFOLIO, str(d), f"{t:.6f}", *(_fmt(v) for v in (
-            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4]))])
+            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms])
     return buf.getvalue()
 
 

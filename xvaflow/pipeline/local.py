@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -85,13 +86,15 @@ def _task_environment(params: Mapping[str, Any]) -> dict[str, str]:
 
 def run_worker_task(params: Mapping[str, Any]) -> int:
     """An ECS task, locally: the worker entry point with the task's environment (in a worker
-    process, with one BLAS thread)."""
+    process, with one BLAS thread; progress lines when stderr is a terminal)."""
     with threadpool_limits(limits=1, user_api="blas"):
-        return worker_main({**_task_environment(params), "XVAFLOW_QUIET": "1"})
+        return worker_main({**_task_environment(params), "XVAFLOW_QUIET": "1",
+                            "XVAFLOW_PROGRESS": "1" if sys.stderr.isatty() else "0"})
 
 
-def check_inputs(path: str | Path, overrides: Mapping[str, Any]) -> None:
-    """The checks of the partition stage, before anything starts (one line per problem)."""
+def check_inputs(path: str | Path, overrides: Mapping[str, Any]) -> tuple[Problem, ...]:
+    """The checks of the partition stage, before anything starts (one line per problem);
+    returns the portfolio's warnings."""
     portfolio = load_portfolio(path)
     problems = ProblemLog()
     cfg = run_config_from(dict(overrides), problems, "command line", base=portfolio.run)
@@ -103,6 +106,7 @@ def check_inputs(path: str | Path, overrides: Mapping[str, Any]) -> None:
             "antithetic": cfg.antithetic, "backend": cfg.backend, "path_chunk": cfg.path_chunk}))
     except GridError as exc:
         raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+    return portfolio.warnings + tuple(problems.warnings)
 
 
 def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -128,7 +132,8 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
     """
     started = time.perf_counter()
     overrides = dict(overrides or {})
-    check_inputs(path, overrides)
+    for warning in check_inputs(path, overrides):
+        log(f"warning: {warning}")
     out_dir = Path(out)
     store_dir = (out_dir / ".store").resolve()
     bucket = f"file://{store_dir}"
@@ -148,10 +153,14 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
     pool: Executor = ProcessPoolExecutor(max_workers=n_workers,
                                          mp_context=multiprocessing.get_context("fork"))
 
+    lock = threading.Lock()  # Map iterations run in threads: one whole line at a time
+
     def ecs(params: Mapping[str, Any]) -> int:
-        log(f"  partition {_partition(params)} started")
+        with lock:
+            log(f"  partition {_partition(params)} started")
         code = pool.submit(worker_task, params).result()
-        log(f"  partition {_partition(params)} {'done' if code == 0 else 'failed'}")
+        with lock:
+            log(f"  partition {_partition(params)} {'done' if code == 0 else 'failed'}")
         return code
 
     try:

@@ -115,9 +115,28 @@ def worker_main(env: Mapping[str, str] = os.environ) -> int:
     run_id = env.get("XVAFLOW_RUN_ID", "")
     try:
         partition = int(env.get("XVAFLOW_PARTITION", ""))
+        progress = _progress(run_id, partition, terminal=env.get("XVAFLOW_PROGRESS") == "1")
         run_stage("CalculatePartitionedXVA",
-                  lambda: worker_stage(store_from_env(env), run_id, partition), run_id)
+                  lambda: worker_stage(store_from_env(env), run_id, partition, progress), run_id)
     except (StageFailed, ValueError) as exc:
         print(f"worker failed: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _progress(run_id: str, partition: int, terminal: bool) -> Callable[[int, int], None]:
+    """Report every 10% of a partition's steps: a line on stderr for a terminal, else a JSON
+    log line (CloudWatch)."""
+    shown = [0]
+
+    def report(done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            if terminal:
+                print(f"  partition {partition}: {10 * tenth}%", file=sys.stderr, flush=True)
+            else:
+                log_json(stage="CalculatePartitionedXVA", run_id=run_id, partition=partition,
+                         event="progress", percent=10 * tenth)
+
+    return report

@@ -26,6 +26,7 @@ import json
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,15 +163,17 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
 # ---------------------------------------------------------------------------------------------
 # CalculatePartitionedXVA (one ECS task per partition)
 # ---------------------------------------------------------------------------------------------
-def worker_stage(store: ObjectStore, run_id: str, partition: int) -> dict[str, Any]:
-    """Run the engine on one partition and write its result (overwriting a previous attempt)."""
+def worker_stage(store: ObjectStore, run_id: str, partition: int,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the engine on one partition and write its result (overwriting a previous attempt);
+    ``progress(done, total)`` is called after each simulation step."""
     prefix = run_prefix(run_id)
     spec = get_json(store, f"{prefix}spec.json")
     if not 0 <= partition < len(spec["partitions"]):
         raise PipelineError(f"run {run_id} has no partition {partition}")
     portfolio = _load(store, f"{prefix}inputs/")
     result = run_partition(portfolio, spec["partitions"][partition],
-                           settings_from_dict(spec["settings"]))
+                           settings_from_dict(spec["settings"]), progress=progress)
     json_key, npz_key = _part_keys(run_id, partition)
     arrays, meta = partition_to_store(result)
     put_arrays(store, npz_key, arrays)
@@ -187,6 +190,7 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
               "eepe": r.eepe, "times": r.times}
     for m, (total, batches) in r.xva.items():
         arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"] = total, batches
+        arrays[f"xva_{m}_by_date"] = r.xva_by_date[m]
     meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
             "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
             "metrics": sorted(r.xva), "timings": r.timings}
@@ -205,7 +209,9 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         xva={m: (arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"])
              for m in meta["metrics"]},
         n_paths=int(meta["n_paths"]), batch_size=int(meta["batch_size"]), eepe=arrays["eepe"],
-        steps=int(meta["steps"]), timings=dict(meta["timings"]))
+        steps=int(meta["steps"]),
+        xva_by_date={m: arrays[f"xva_{m}_by_date"] for m in meta["metrics"]},
+        timings=dict(meta["timings"]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class XvaAccumulator:
     Attributes:
         total: metric -> ``[ns]`` sum over all paths.
         batches: metric -> ``[B, ns]`` sums over each batch.
+        by_date: metric -> ``[dates, ns]`` sum over all paths of the term of each exposure date
+            (the term structure: w_i E_i of the interval (t_{i-1}, t_i]; sums to ``total``).
     """
 
     weights: XvaWeights
@@ -87,14 +89,16 @@ class XvaAccumulator:
     batch_size: int
     total: dict[str, FloatArray]
     batches: dict[str, FloatArray]
+    by_date: dict[str, FloatArray]
 
     @classmethod
     def create(cls, weights: XvaWeights, n_paths: int, antithetic: bool) -> XvaAccumulator:
         b, m = batch_layout(n_paths, antithetic)
-        n_ns = weights.cva.shape[1]
+        n_dates, n_ns = weights.cva.shape
         active = [k for k in METRICS if getattr(weights, k) is not None]
         return cls(weights, n_paths, b, m, {k: np.zeros(n_ns) for k in active},
-                   {k: np.zeros((b, n_ns)) for k in active})
+                   {k: np.zeros((b, n_ns)) for k in active},
+                   {k: np.zeros((n_dates, n_ns)) for k in active})
 
     def add(self, k: int, exposure: DateExposure, first_path: int = 0) -> None:
         """Add exposure date ``k`` (deflated positive and negative exposures) of the paths
@@ -121,6 +125,7 @@ class XvaAccumulator:
             w = getattr(self.weights, name)[k]
             total, batch = sums["pos" if name in ("cva", "fca") else "neg"]
             self.total[name] += w * total
+            self.by_date[name][k] += w * total
             if batch is not None:
                 self.batches[name][batch_ids] += w[None, :] * batch
 

@@ -61,6 +61,8 @@ class PartitionResult:
         npv: ``[ns]`` t0 value in base currency.
         profile: exposure profiles.
         xva: metric -> (total ``[ns]`` over paths, batch sums ``[B, ns]``).
+        xva_by_date: metric -> ``[E, ns]`` path sums of each exposure date's term (the term
+            structure; sums over dates to the total).
         n_paths, batch_size: for means and standard errors.
         eepe: ``[ns]`` Basel effective EPE.
         timings: stage -> seconds.
@@ -76,6 +78,7 @@ class PartitionResult:
     batch_size: int
     eepe: FloatArray
     steps: int
+    xva_by_date: dict[str, FloatArray]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -189,7 +192,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         npv=part.npv, profile=part.profile,
         xva={m: (acc.total[m], acc.batches[m]) for m in METRICS if m in acc.total},
         n_paths=settings.paths, batch_size=acc.batch_size,
-        eepe=eepe(exposure_times, part.profile.basel_ee), steps=len(grid), timings=timings)
+        eepe=eepe(exposure_times, part.profile.basel_ee), steps=len(grid),
+        xva_by_date=dict(acc.by_date), timings=timings)
 
 
 def _run_chunk(part: _Partition, first: int, n_paths: int,

@@ -68,9 +68,12 @@ def test_generated_portfolios_load_without_problems_or_warnings(
                                  seed=seed, as_of=as_of)
     assert f"{trades} trades" in summary
     pf = load_portfolio(tmp_path)
-    # The only warning allowed: an as_of that is not a business day (the Saturday case).
+    # The warnings allowed: an as_of that is not a business day (the Saturday case), and the
+    # note that initial margin of VM+IM CSAs is not modelled yet (when the book has any).
     expected = [] if as_of.weekday() < 5 else [("market.json", "as_of")]
-    assert [(w.file, w.field) for w in pf.warnings] == expected
+    if any(c.im_model == "simm" for c in pf.csas.values()):
+        expected.append(("csas.csv", "im_model"))
+    assert sorted((w.file, w.field) for w in pf.warnings) == sorted(expected)
     assert pf.market.as_of == as_of
     assert len(pf.trades) == trades
     assert len(pf.counterparties) == counterparties
@@ -217,5 +220,7 @@ def test_cli_generate_then_validate(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["validate", str(out)]) == 0
     captured = capsys.readouterr()
     assert "OK - 40 trades" in captured.out
-    assert "0 warnings" in captured.out
-    assert captured.err == ""
+    # the one warning: this book has VM+IM CSAs, and initial margin is not modelled yet
+    assert "1 warnings" in captured.out
+    (line,) = captured.err.splitlines()
+    assert line.startswith("warning: csas.csv, im_model: ")

@@ -735,7 +735,13 @@ def test_csa_values(pf: PortfolioDir, column: str, value: str, expected: str) ->
 
 def test_csa_im_model_ignores_case_and_defaults(pf: PortfolioDir) -> None:
     pf.set_cell(CSAS, "CSA_NORDBANK", "im_model", "SIMM")
-    assert pf.load().csas["CSA_NORDBANK"].im_model == "simm"
+    loaded = pf.load()
+    assert loaded.csas["CSA_NORDBANK"].im_model == "simm"
+    # initial margin is not modelled: said once, so the VM-only exposure is not a surprise
+    (warning,) = [w for w in loaded.warnings if w.field == "im_model"]
+    assert warning.file == CSAS
+    assert "1 CSA(s) with im_model simm (CSA_NORDBANK)" in warning.message
+    assert "not modelled" in warning.message
     pf.set_cells(CSAS, "CSA_NORDBANK", im_model="", mpor_days="")
     csa = pf.load().csas["CSA_NORDBANK"]
     assert (csa.im_model, csa.mpor_days) == ("none", 10)

@@ -1,0 +1,172 @@
+"""Run the workflow on a deployed stack: ``xvaflow submit`` and ``xvaflow status``.
+
+The stack (infra/, ``cdk deploy``) publishes two CloudFormation outputs, ``BucketName`` and
+``StateMachineArn``; everything else follows from them and the run id:
+
+- inputs are uploaded to ``s3://<bucket>/inputs/<run_id>/`` (the files of the portfolio
+  directory, after the same local checks as ``xvaflow run``, so a bad portfolio never starts an
+  execution);
+- the execution is named after the run id (Step Functions refuses a second execution of the
+  same name, so a run id is used once per state machine), with input
+  ``{"run_id", "input_prefix", "settings", "max_concurrency"}``;
+- the outputs are ``runs/<run_id>/output/{results.json, exposure.csv, diagnostics.json}``,
+  downloaded only when the execution succeeded.
+
+The boto3 clients are passed in (the command line makes them from the usual AWS configuration:
+profile, region, credentials), which is also how the tests point them at moto.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xvaflow.core.errors import PipelineError
+from xvaflow.pipeline.stages import PORTFOLIO_FILES, run_prefix
+from xvaflow.pipeline.store import MissingObjectError, S3Store
+from xvaflow.report.results import write_text_atomic
+
+OUTPUT_FILES = ("exposure.csv", "diagnostics.json", "results.json")
+FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployed pipeline stack: its bucket and state machine."""
+
+    stack: str
+    bucket: str
+    state_machine_arn: str
+
+    def execution_arn(self, run_id: str) -> str:
+        """``arn:aws:states:<region>:<account>:execution:<state machine name>:<run id>``."""
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{run_id}"
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What Step Functions says about a run, plus partitions finished so far."""
+
+    run_id: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    error: str | None
+    cause: str | None
+    partitions_done: int
+    partitions: int | None
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        end = self.stopped or datetime.now(self.started.tzinfo)
+        text = (f"run {self.run_id}: {self.status} "
+                f"({(end - self.started).total_seconds():.0f}s since {self.started:%H:%M:%S})")
+        if self.partitions is not None:
+            text += f", partitions {self.partitions_done}/{self.partitions} done"
+        if self.error:
+            text += f"; {self.error}: {self.cause}"
+        return text
+
+
+def find_deployment(cloudformation: Any, stack: str) -> Deployment:
+    """The bucket and state machine of a deployed stack, from its CloudFormation outputs."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except cloudformation.exceptions.ClientError as exc:
+        raise PipelineError(f"stack {stack!r}: {exc.response['Error']['Message']} "
+                            "(deploy it with `npx cdk deploy`, see README)") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [k for k in ("BucketName", "StateMachineArn") if k not in outputs]
+    if missing:
+        raise PipelineError(f"stack {stack!r} has no output {', '.join(missing)}: is it an "
+                            "xvaflow pipeline stack, and has its deployment finished?")
+    return Deployment(stack, outputs["BucketName"], outputs["StateMachineArn"])
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A fresh run id: UTC time and 6 random hex digits, e.g. ``run-20261121T101500Z-3fa9c2``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"run-{stamp}-{secrets.token_hex(3)}"
+
+
+def upload_inputs(s3: Any, deployment: Deployment, portfolio: str | Path, run_id: str) -> str:
+    """Upload the portfolio's files to ``inputs/<run_id>/``; return that prefix."""
+    run_prefix(run_id)  # validates the id before anything is written
+    store = S3Store(deployment.bucket, s3)
+    prefix = f"inputs/{run_id}/"
+    for name in PORTFOLIO_FILES:
+        path = Path(portfolio) / name
+        if path.is_file():
+            store.put_bytes(prefix + name, path.read_bytes())
+    return prefix
+
+
+def start_run(sfn: Any, deployment: Deployment, run_id: str, input_prefix: str,
+              settings: Mapping[str, Any], max_concurrency: int) -> str:
+    """Start the execution named ``run_id``; return its ARN."""
+    document = {"run_id": run_id, "input_prefix": input_prefix, "settings": dict(settings),
+                "max_concurrency": max_concurrency}
+    try:
+        response = sfn.start_execution(stateMachineArn=deployment.state_machine_arn,
+                                       name=run_id, input=json.dumps(document))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        raise PipelineError(f"run id {run_id!r} was already used on stack "
+                            f"{deployment.stack!r}; choose another --run-id") from None
+    arn: str = response["executionArn"]
+    return arn
+
+
+def run_status(sfn: Any, s3: Any, deployment: Deployment, run_id: str) -> RunStatus:
+    """The execution's status, and how many partitions have written their results."""
+    try:
+        execution = sfn.describe_execution(executionArn=deployment.execution_arn(run_id))
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise PipelineError(f"no run {run_id!r} on stack {deployment.stack!r}") from None
+    store = S3Store(deployment.bucket, s3)
+    prefix = run_prefix(run_id)
+    try:
+        partitions: int | None = len(json.loads(store.get_bytes(f"{prefix}manifest.json")))
+    except MissingObjectError:
+        partitions = None  # not partitioned yet (or partitioning failed)
+    done = sum(1 for k in store.list(f"{prefix}results/") if k.endswith(".json"))
+    return RunStatus(run_id, execution["status"], execution["startDate"],
+                     execution.get("stopDate"), execution.get("error"), execution.get("cause"),
+                     done, partitions)
+
+
+def wait_for_run(sfn: Any, s3: Any, deployment: Deployment, run_id: str,
+                 poll_seconds: float = 15.0, log: Callable[[str], None] = print,
+                 sleep: Callable[[float], None] = time.sleep) -> RunStatus:
+    """Poll until the execution ends, logging each change of status or progress."""
+    last = ""
+    while True:
+        status = run_status(sfn, s3, deployment, run_id)
+        progress = f"{status.status} {status.partitions_done}/{status.partitions}"
+        if progress != last:
+            log(status.line())
+            last = progress
+        if status.status in FINAL:
+            return status
+        sleep(poll_seconds)
+
+
+def download_outputs(s3: Any, deployment: Deployment, run_id: str, out: str | Path
+                     ) -> list[Path]:
+    """Copy a succeeded run's outputs into ``out``; return their paths."""
+    store = S3Store(deployment.bucket, s3)
+    prefix = f"{run_prefix(run_id)}output/"
+    try:
+        blobs = {name: store.get_bytes(prefix + name) for name in OUTPUT_FILES}
+    except MissingObjectError as exc:
+        raise PipelineError(f"run {run_id!r} has no complete outputs: {exc}") from None
+    paths = []
+    for name in OUTPUT_FILES:  # results.json last: its presence means the rest is there
+        write_text_atomic(Path(out) / name, blobs[name].decode("utf-8"))
+        paths.append(Path(out) / name)
+    return paths
