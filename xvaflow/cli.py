@@ -253,7 +253,13 @@ def _follow(args: argparse.Namespace, sfn: Any, s3: Any, deployment: Any, run_id
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.local import check_inputs
-    from xvaflow.pipeline.remote import find_deployment, new_run_id, start_run, upload_inputs
+    from xvaflow.pipeline.remote import (
+        check_run_id_unused,
+        find_deployment,
+        new_run_id,
+        start_run,
+        upload_inputs,
+    )
 
     _check_out_dir(args.out)
     run_id = _check_run_id(args.run_id) if args.run_id else new_run_id()
@@ -263,6 +269,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     _print_warnings(check_inputs(args.portfolio, overrides))
     cloudformation, sfn, s3 = _aws(args.region)
     deployment = find_deployment(cloudformation, args.stack)
+    check_run_id_unused(sfn, deployment, run_id)
     prefix = upload_inputs(s3, deployment, args.portfolio, run_id)
     arn = start_run(sfn, deployment, run_id, prefix, overrides, args.max_concurrency)
     print(f"run {run_id} started on {args.stack}: inputs s3://{deployment.bucket}/{prefix}, "

@@ -189,7 +189,7 @@ def test_swap_cva_term_structure(swap_run: tuple[Portfolio, PathRun]) -> None:
     result = run.result
     n = result.n_paths
     terms = result.xva_by_date["cva"] / n  # [dates, ns]
-    epe, se = run.epe()
+    _, se = run.epe()
     reference = ql_swaption_prices(portfolio, _reset_dates())
     dev = Deviations("swap CVA term structure", z_tolerance(len(SWAPS) * result.times.size))
     for j, ns in enumerate(result.netting_sets):

@@ -34,6 +34,7 @@ from xvaflow.report.results import write_text_atomic
 
 OUTPUT_FILES = ("exposure.csv", "diagnostics.json", "results.json")
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a Distributed Map's failed iteration
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class RunStatus:
     cause: str | None
     partitions_done: int
     partitions: int | None
+    failed_items: tuple[str, ...] = ()
 
     def line(self) -> str:
         """One line for the terminal."""
@@ -71,6 +73,8 @@ class RunStatus:
             text += f", partitions {self.partitions_done}/{self.partitions} done"
         if self.error:
             text += f"; {self.error}: {self.cause}"
+        for item in self.failed_items:
+            text += f"\n  failed: {item}"
         return text
 
 
@@ -107,6 +111,21 @@ def upload_inputs(s3: Any, deployment: Deployment, portfolio: str | Path, run_id
     return prefix
 
 
+def _used(deployment: Deployment, run_id: str) -> PipelineError:
+    return PipelineError(f"run id {run_id!r} was already used on stack {deployment.stack!r}; "
+                         "choose another --run-id")
+
+
+def check_run_id_unused(sfn: Any, deployment: Deployment, run_id: str) -> None:
+    """Refuse a run id that already names an execution, before :func:`upload_inputs` would
+    overwrite that run's inputs (:func:`start_run` still refuses one used in between)."""
+    try:
+        sfn.describe_execution(executionArn=deployment.execution_arn(run_id))
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return
+    raise _used(deployment, run_id)
+
+
 def start_run(sfn: Any, deployment: Deployment, run_id: str, input_prefix: str,
               settings: Mapping[str, Any], max_concurrency: int) -> str:
     """Start the execution named ``run_id``; return its ARN."""
@@ -116,8 +135,7 @@ def start_run(sfn: Any, deployment: Deployment, run_id: str, input_prefix: str,
         response = sfn.start_execution(stateMachineArn=deployment.state_machine_arn,
                                        name=run_id, input=json.dumps(document))
     except sfn.exceptions.ExecutionAlreadyExists:
-        raise PipelineError(f"run id {run_id!r} was already used on stack "
-                            f"{deployment.stack!r}; choose another --run-id") from None
+        raise _used(deployment, run_id) from None
     arn: str = response["executionArn"]
     return arn
 
@@ -135,9 +153,37 @@ def run_status(sfn: Any, s3: Any, deployment: Deployment, run_id: str) -> RunSta
     except MissingObjectError:
         partitions = None  # not partitioned yet (or partitioning failed)
     done = sum(1 for k in store.list(f"{prefix}results/") if k.endswith(".json"))
+    error, cause = execution.get("error"), execution.get("cause")
+    failed: tuple[str, ...] = ()
+    if execution["status"] == "FAILED" and MAP_FAILED in f"{error} {cause}":
+        failed = failed_map_items(sfn, execution["executionArn"])
     return RunStatus(run_id, execution["status"], execution["startDate"],
-                     execution.get("stopDate"), execution.get("error"), execution.get("cause"),
-                     done, partitions)
+                     execution.get("stopDate"), error, cause, done, partitions, failed)
+
+
+def failed_map_items(sfn: Any, execution_arn: str, limit: int = 5) -> tuple[str, ...]:
+    """Error and cause of (up to ``limit``) failed child executions of the execution's
+    Distributed Map runs.
+
+    When an iteration of a Distributed Map fails, AWS fails the Map with
+    ``States.ExceedToleratedFailureThreshold`` and a generic cause; which partition failed, and
+    why, is only in the failed child execution (our definition's ``WorkerFailed`` state names the
+    partition there). Listing them needs ``states:ListMapRuns``, ``states:ListExecutions`` and
+    ``states:DescribeExecution``; without those the reason is said instead.
+    """
+    found: list[str] = []
+    try:
+        for run in sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", []):
+            listing = sfn.list_executions(mapRunArn=run["mapRunArn"], statusFilter="FAILED",
+                                          maxResults=limit)
+            for child in listing.get("executions", []):
+                detail = sfn.describe_execution(executionArn=child["executionArn"])
+                found.append(f"{detail.get('error')}: {detail.get('cause')}")
+                if len(found) == limit:
+                    return tuple(found)
+    except sfn.exceptions.ClientError as exc:
+        found.append(f"(could not list the failed partitions: {exc})")
+    return tuple(found)
 
 
 def wait_for_run(sfn: Any, s3: Any, deployment: Deployment, run_id: str,
