@@ -68,7 +68,8 @@ def main() -> int:
         "exposure_dates": run["exposure_dates"], "simulation_dates": run["steps"],
         "partitions": run["partitions"], "workers": run["workers"],
         "generate_s": round(generated, 2), "wall_s": round(wall, 2),
-        "load_s": run["stage_seconds"]["load"], "compute_s": run["stage_seconds"]["compute"],
+        "partition_stage_s": run["stage_seconds"]["partition"],
+        "slowest_partition_s": run["stage_seconds"]["slowest_partition"],
         "peak_tree_rss_mb": round(mem.peak_mb, 1),
         "paths_x_dates_x_netting_sets_per_s": round(evaluations / wall),
         "cva": doc["totals"]["cva"], "cva_stderr": doc["totals"]["cva_stderr"],
@@ -76,7 +77,8 @@ def main() -> int:
     }
     print(f"bank XVA: {args.trades} trades, {n_ns} netting sets, {args.paths} paths x "
           f"{run['exposure_dates']} exposure dates ({run['steps']} simulation dates)")
-    print(f"  wall {wall:.1f} s (load {result['load_s']} s, compute {result['compute_s']} s), "
+    print(f"  wall {wall:.1f} s (partition stage {result['partition_stage_s']} s, slowest "
+          f"partition {result['slowest_partition_s']} s), "
           f"peak memory {mem.peak_mb:,.0f} MB (process tree), "
           f"{result['paths_x_dates_x_netting_sets_per_s']:,} paths x dates x netting sets / s")
     print(f"  targets: < 120 s ({'met' if wall < 120 else 'MISSED'}), "
