@@ -415,31 +415,22 @@ def _set_path(path: _Path, raw: Any, value: Any) -> Any:
                 node[step] = value
                 break
             child = node.get(step, _MISSING)
-            if child is _MISSING:
-                child = {}
-            elif isinstance(child, dict):
-                child = dict(child)
-            elif isinstance(child, list):
-                child = list(child)
-            else:
-                raise fail(f"'{step}' holds {_short(child)}, not an object or array")
-            node[step] = child
-            node = child
+            where = f"'{step}'"
         else:
             if not isinstance(node, list) or step >= len(node):
                 raise fail(f"index [{step}] does not exist")
             if k == last:
                 node[step] = value
                 break
-            child = node[step]
-            if isinstance(child, dict):
-                child = dict(child)
-            elif isinstance(child, list):
-                child = list(child)
-            else:
-                raise fail(f"[{step}] holds {_short(child)}, not an object or array")
-            node[step] = child
-            node = child
+            child, where = node[step], f"[{step}]"
+        if child is _MISSING:
+            child = {}
+        elif isinstance(child, dict | list):
+            child = type(child)(child)  # copy on write: the input stays untouched
+        else:
+            raise fail(f"{where} holds {_short(child)}, not an object or array")
+        node[step] = child
+        node = child
     return root
 
 
