@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: XVA of the example portfolio (installs into .venv first); outputs in out/demo
+## demo: t0 prices and XVA of the example portfolio (installs into .venv first); outputs in out/demo
 demo: $(STAMP)
 	$(BIN)/xvaflow validate examples/demo
+	$(BIN)/xvaflow price examples/demo
 	$(BIN)/xvaflow run examples/demo --out out/demo
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
