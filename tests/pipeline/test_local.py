@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Mapping
@@ -82,6 +83,20 @@ def test_rerun_with_the_same_id_overwrites_identically(tmp_path: Path) -> None:
 def test_bad_input_is_reported_before_the_workflow_starts(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="command line, paths"):
         run_pipeline(DEMO, tmp_path / "out", {"paths": 0}, log=lambda _: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_backend_unusable_here_is_an_input_error(tmp_path: Path) -> None:
+    """Locally the workers run on this machine: --backend cupy without a usable GPU is refused
+    before anything starts (a deployed GPU worker falls back instead, see test_stages)."""
+    if importlib.util.find_spec("cupy") is not None:  # pragma: no cover - GPU machines
+        pytest.skip("cupy is installed")
+    with pytest.raises(InputError) as err:
+        run_pipeline(DEMO, tmp_path / "out", {**SETTINGS, "backend": "cupy"}, workers=1,
+                     log=lambda _: None)
+    (problem,) = err.value.problems
+    assert (problem.field, problem.message.split(" (")[0]) == (
+        "backend", "backend 'cupy' is not usable here")
     assert not (tmp_path / "out").exists()
 
 

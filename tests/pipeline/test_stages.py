@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -126,3 +127,21 @@ def test_bad_inputs_and_run_ids_are_clear_errors(store: LocalStore) -> None:
     stages.partition_stage(store, {"run_id": "r1", "settings": SETTINGS})
     with pytest.raises(PipelineError, match="no partition 9"):
         stages.worker_stage(store, "r1", 9)
+
+
+def test_a_worker_without_a_usable_gpu_falls_back_to_numpy(store: LocalStore) -> None:
+    """A GPU run whose worker cannot start cupy (here: not installed) computes on numpy, the
+    same numbers as a numpy run, and results.json says which partitions fell back and why."""
+    if importlib.util.find_spec("cupy") is not None:  # pragma: no cover - GPU machines
+        pytest.skip("cupy is installed: no fallback to observe")
+    out = _run(store, "gpu", backend="cupy", partitions=2)
+    gpu = get_json(store, str(out["results_key"]))
+    fallback = gpu["run"]["backend_fallback"]
+    assert fallback["backend"] == "numpy"
+    assert sorted(fallback["partitions"]) == ["0", "1"]
+    assert "backend 'cupy' is not usable here" in fallback["partitions"]["0"]
+    assert gpu["run"]["backend"] == "cupy"  # what was asked for
+    cpu = get_json(store, str(_run(store, "cpu", partitions=2)["results_key"]))
+    assert "backend_fallback" not in cpu["run"]
+    assert gpu["totals"] == cpu["totals"]
+    assert gpu["netting_sets"] == cpu["netting_sets"]

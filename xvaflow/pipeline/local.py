@@ -33,6 +33,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.io.portfolio import load_portfolio, run_config_from, simulation_problems
 from xvaflow.pipeline.asl import EcsRunTaskSync, Interpreter, LambdaInvoke, substitute
@@ -92,9 +93,11 @@ def run_worker_task(params: Mapping[str, Any]) -> int:
                             "XVAFLOW_PROGRESS": "1" if sys.stderr.isatty() else "0"})
 
 
-def check_inputs(path: str | Path, overrides: Mapping[str, Any]) -> tuple[Problem, ...]:
+def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = False
+                 ) -> tuple[Problem, ...]:
     """The checks of the partition stage, before anything starts (one line per problem);
-    returns the portfolio's warnings."""
+    returns the portfolio's warnings. ``here``: the workers run on this machine, so the
+    backend must work here (a deployed GPU worker is checked where it runs)."""
     portfolio = load_portfolio(path)
     problems = ProblemLog()
     cfg = run_config_from(dict(overrides), problems, "command line", base=portfolio.run)
@@ -106,6 +109,11 @@ def check_inputs(path: str | Path, overrides: Mapping[str, Any]) -> tuple[Proble
             "antithetic": cfg.antithetic, "backend": cfg.backend, "path_chunk": cfg.path_chunk}))
     except GridError as exc:
         raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+    if here:
+        try:
+            get_namespace(cfg.backend)
+        except BackendUnavailableError as exc:
+            raise InputError([Problem("run settings", None, "backend", str(exc))]) from None
     return portfolio.warnings + tuple(problems.warnings)
 
 
@@ -132,7 +140,7 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
     """
     started = time.perf_counter()
     overrides = dict(overrides or {})
-    for warning in check_inputs(path, overrides):
+    for warning in check_inputs(path, overrides, here=True):
         log(f"warning: {warning}")
     out_dir = Path(out)
     store_dir = (out_dir / ".store").resolve()

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.exposure.profile import ExposureProfile
 from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
@@ -173,14 +174,31 @@ def worker_stage(store: ObjectStore, run_id: str, partition: int,
     if not 0 <= partition < len(spec["partitions"]):
         raise PipelineError(f"run {run_id} has no partition {partition}")
     portfolio = _load(store, f"{prefix}inputs/")
-    result = run_partition(portfolio, spec["partitions"][partition],
-                           settings_from_dict(spec["settings"]), progress=progress)
+    settings, fallback = usable_backend(settings_from_dict(spec["settings"]))
+    result = run_partition(portfolio, spec["partitions"][partition], settings,
+                           progress=progress)
     json_key, npz_key = _part_keys(run_id, partition)
     arrays, meta = partition_to_store(result)
     put_arrays(store, npz_key, arrays)
     put_json(store, json_key, {"run_id": run_id, "partition": partition, "arrays_key": npz_key,
+                               "backend": settings.backend, "backend_fallback": fallback,
                                **meta})
-    return {"run_id": run_id, "partition": partition, "result_key": json_key}
+    return {"run_id": run_id, "partition": partition, "result_key": json_key,
+            "backend_fallback": fallback}
+
+
+def usable_backend(settings: RunSettings) -> tuple[RunSettings, str | None]:
+    """The settings with a backend this machine can run, and why it changed (or None).
+
+    A GPU worker whose cupy cannot start (no device, driver mismatch) computes on numpy rather
+    than failing the run: the numbers are the same to rounding, only slower, and aggregation
+    reports the fallback in results.json.
+    """
+    try:
+        get_namespace(settings.backend)
+    except BackendUnavailableError as exc:
+        return dataclasses.replace(settings, backend="numpy"), str(exc)
+    return settings, None
 
 
 def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -227,7 +245,7 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     run_id = str(event["run_id"])
     prefix = run_prefix(run_id)
     spec = get_json(store, f"{prefix}spec.json")
-    parts, missing = [], []
+    parts, missing, fallbacks = [], [], {}
     for k in range(len(spec["partitions"])):
         json_key, _ = _part_keys(run_id, k)
         try:
@@ -235,6 +253,9 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
             parts.append(partition_from_store(meta, get_arrays(store, meta["arrays_key"])))
         except MissingObjectError:
             missing.append(k)
+            continue
+        if meta.get("backend_fallback"):
+            fallbacks[str(k)] = meta["backend_fallback"]
     if missing:
         raise PipelineError(f"run {run_id}: no result for partition(s) "
                             f"{', '.join(map(str, missing))} - no results were published")
@@ -248,6 +269,8 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
         "bilateral": settings["bilateral"], "model": spec["model"],
         "stage_seconds": {"partition": spec["partition_seconds"],
                           "slowest_partition": round(compute, 3)},
+        **({"backend_fallback": {"backend": "numpy", "partitions": fallbacks}}
+           if fallbacks else {}),
         # from the start of partitioning to aggregation (clocks of two machines in AWS)
         "wall_seconds": round(time.time() - spec["started_at"], 3),
     }
