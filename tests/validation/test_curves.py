@@ -191,6 +191,14 @@ def test_zero_rate_curves_equal_quantlib(case: int) -> None:
     first = (pillars[0][0] - today) / 365.0
     np.testing.assert_allclose(np.asarray(ours.zero_rate(np.array([first / 3, first / 2]))),
                                pillars[0][1], rtol=0, atol=0)
+    # simple forward rates on ACT/365F time, vectorised: QuantLib's forwardRate(t1, t2, Simple);
+    # discount factors agree to 1e-14, so a forward over dt may differ by ~2e-14 / dt
+    t1 = times[:300]
+    t2 = t1 + rng.uniform(1.0 / 365, 10.0, t1.size)
+    got_fwd = np.asarray(ours.forward_rate(t1, t2))
+    ql_fwd = np.array([qcurve.forwardRate(float(a), float(b), ql.Simple, ql.Annual).rate()
+                       for a, b in zip(t1, t2, strict=True)])
+    assert np.all(np.abs(got_fwd - ql_fwd) <= 2e-14 / (t2 - t1) + 1e-15)
     # and the QuantLib copy used by the other tests is the same curve
     copy = ql_zero_curve(ours, as_of)
     np.testing.assert_allclose([copy.discount(float(t)) for t in times], expected,

@@ -84,11 +84,6 @@ def parse_tenor(text: str) -> Tenor:
     return Tenor(n, unit)
 
 
-def to_datetime64(d: _dt.date | DateArray | Any) -> Any:
-    """Convert a date (or array of dates) to ``datetime64[D]``."""
-    return np.asarray(d, dtype="datetime64[D]")
-
-
 def add_months(dates: Any, months: Any) -> DateArray:
     """Add a (possibly negative) number of months, clamping the day to the month's end.
 

@@ -66,10 +66,6 @@ class InputError(XvaflowError):
         return [str(p) for p in self.problems]
 
 
-class MarketDataError(InputError):
-    """Market data is missing or inconsistent (curve cannot bootstrap, FX pair missing, ...)."""
-
-
 class PipelineError(XvaflowError):
     """A pipeline stage cannot complete (missing partition results, failed worker, ...)."""
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from xvaflow.core.backend import array_namespace
 from xvaflow.core.dates import FloatArray, IntArray
 
@@ -66,9 +64,3 @@ def held_collateral(balance: Any, csa: CsaArrays) -> Any:
     """Collateral held ``[n, paths]`` in the CSA currency: VM balance plus independent amount."""
     xp = array_namespace(balance)
     return balance + xp.asarray(csa.independent_amount)[:, None]
-
-
-def empty_csas() -> CsaArrays:
-    z = np.zeros(0)
-    zi = np.zeros(0, dtype=np.int64)
-    return CsaArrays(zi, zi, z, z, z, z, zi)

@@ -157,14 +157,6 @@ def _curve_from(base: np.datetime64, dates: np.ndarray, dfs: FloatArray, name: s
     return ZeroCurve(t, -np.log(dfs) / t, name)
 
 
-@dataclass(frozen=True, slots=True)
-class CdsQuote:
-    """A CDS par spread (decimal, e.g. 0.0100 for 100bp) for a tenor."""
-
-    tenor: Tenor
-    spread: float
-
-
 @dataclass(frozen=True)
 class CdsLegs:
     """Period data of one CDS, all times in ACT/365F years from as_of.

@@ -177,17 +177,9 @@ class Market:
         s1, s2 = self.fx_vols[legs[0]], self.fx_vols[legs[1]]
         return math.sqrt(max(s1 * s1 + s2 * s2 - 2.0 * sign * rho * s1 * s2, 0.0))
 
-    # -- equities, rates models -----------------------------------------------------------
+    # -- equities -----------------------------------------------------------
     def equity(self, name: str) -> EquitySpec:
         try:
             return self.equities[name]
         except KeyError:
             raise MissingMarketDataError(f"market.json equities has no {name}") from None
-
-    def hull_white_params(self, currency: str) -> HullWhiteParams:
-        try:
-            return self.hull_white[currency]
-        except KeyError:
-            raise MissingMarketDataError(
-                f"market.json hull_white has no parameters for {currency}"
-            ) from None

@@ -127,12 +127,13 @@ def worker_main(env: Mapping[str, str] = os.environ) -> int:
 def _progress(run_id: str, partition: int, terminal: bool) -> Callable[[int, int], None]:
     """Report every 10% of a partition's steps: a line on stderr for a terminal, else a JSON
     log line (CloudWatch)."""
-    shown = [0]
+    shown = 0
 
     def report(done: int, total: int) -> None:
+        nonlocal shown
         tenth = 10 * done // max(total, 1)
-        if tenth > shown[0]:
-            shown[0] = tenth
+        if tenth > shown:
+            shown = tenth
             if terminal:
                 print(f"  partition {partition}: {10 * tenth}%", file=sys.stderr, flush=True)
             else:

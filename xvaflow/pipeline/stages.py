@@ -207,9 +207,8 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
     arrays = {"epe": p.epe, "ene": p.ene, "basel_ee": p.basel_ee, "collateral": p.collateral,
               "pfe": p.pfe, "portfolio_exposure": p.portfolio_exposure, "npv": r.npv,
               "eepe": r.eepe, "times": r.times}
-    for m, (total, batches) in r.xva.items():
-        arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"] = total, batches
-        arrays[f"xva_{m}_by_date"] = r.xva_by_date[m]
+    for m, (_, batches) in r.xva.items():  # totals: the sums of the terms by date
+        arrays[f"xva_{m}_by_date"], arrays[f"xva_{m}_batches"] = r.xva_by_date[m], batches
     meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
             "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
             "metrics": sorted(r.xva), "timings": r.timings}
@@ -225,7 +224,7 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         netting_sets=list(meta["netting_sets"]),
         dates=np.array(meta["dates"], dtype="datetime64[D]"), times=arrays["times"],
         npv=arrays["npv"], profile=profile,
-        xva={m: (arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"])
+        xva={m: (arrays[f"xva_{m}_by_date"].sum(axis=0), arrays[f"xva_{m}_batches"])
              for m in meta["metrics"]},
         n_paths=int(meta["n_paths"]), batch_size=int(meta["batch_size"]), eepe=arrays["eepe"],
         steps=int(meta["steps"]),

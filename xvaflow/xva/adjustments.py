@@ -77,28 +77,30 @@ class XvaAccumulator:
     """Running sums of the four path functionals, per netting set.
 
     Attributes:
-        total: metric -> ``[ns]`` sum over all paths.
-        batches: metric -> ``[B, ns]`` sums over each batch.
         by_date: metric -> ``[dates, ns]`` sum over all paths of the term of each exposure date
-            (the term structure: w_i E_i of the interval (t_{i-1}, t_i]; sums to ``total``).
+            (the term structure: w_i E_i of the interval (t_{i-1}, t_i]).
+        batches: metric -> ``[B, ns]`` sums over each batch.
     """
 
     weights: XvaWeights
     n_paths: int
     n_batches: int
     batch_size: int
-    total: dict[str, FloatArray]
-    batches: dict[str, FloatArray]
     by_date: dict[str, FloatArray]
+    batches: dict[str, FloatArray]
 
     @classmethod
     def create(cls, weights: XvaWeights, n_paths: int, antithetic: bool) -> XvaAccumulator:
         b, m = batch_layout(n_paths, antithetic)
         n_dates, n_ns = weights.cva.shape
         active = [k for k in METRICS if getattr(weights, k) is not None]
-        return cls(weights, n_paths, b, m, {k: np.zeros(n_ns) for k in active},
-                   {k: np.zeros((b, n_ns)) for k in active},
-                   {k: np.zeros((n_dates, n_ns)) for k in active})
+        return cls(weights, n_paths, b, m, {k: np.zeros((n_dates, n_ns)) for k in active},
+                   {k: np.zeros((b, n_ns)) for k in active})
+
+    @property
+    def total(self) -> dict[str, FloatArray]:
+        """metric -> ``[ns]`` sum over all paths (of the terms of every date)."""
+        return {k: v.sum(axis=0) for k, v in self.by_date.items()}
 
     def add(self, k: int, exposure: DateExposure, first_path: int = 0) -> None:
         """Add exposure date ``k`` (deflated positive and negative exposures) of the paths
@@ -121,18 +123,17 @@ class XvaAccumulator:
                 deflated = values[:, : inside.size] * exposure.deflator[None, : inside.size]
                 batch = to_numpy(xp.add.reduceat(deflated, xp.asarray(starts), axis=1)).T
             sums[side] = (total, batch)
-        for name in self.total:
+        for name in self.by_date:
             w = getattr(self.weights, name)[k]
             total, batch = sums["pos" if name in ("cva", "fca") else "neg"]
-            self.total[name] += w * total
             self.by_date[name][k] += w * total
             if batch is not None:
                 self.batches[name][batch_ids] += w[None, :] * batch
 
     def results(self) -> dict[str, tuple[FloatArray, FloatArray]]:
         """metric -> (mean ``[ns]``, standard error ``[ns]``)."""
-        return {k: (self.total[k] / self.n_paths,
-                    batch_stderr(self.batches[k], self.batch_size)) for k in self.total}
+        return {k: (total / self.n_paths, batch_stderr(self.batches[k], self.batch_size))
+                for k, total in self.total.items()}
 
 
 def batch_stderr(batch_sums: FloatArray, batch_size: int) -> FloatArray:

@@ -35,7 +35,7 @@ from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import CompiledPortfolio
 from xvaflow.simulation.grid import TimeGrid, build_grid, exposure_dates
 from xvaflow.simulation.scenario import Scenario
-from xvaflow.xva.adjustments import METRICS, XvaAccumulator, xva_weights
+from xvaflow.xva.adjustments import XvaAccumulator, xva_weights
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     return PartitionResult(
         netting_sets=ns_ids, dates=grid.dates[exposure_steps], times=exposure_times,
         npv=part.npv, profile=part.profile,
-        xva={m: (acc.total[m], acc.batches[m]) for m in METRICS if m in acc.total},
+        xva={m: (total, acc.batches[m]) for m, total in acc.total.items()},
         n_paths=settings.paths, batch_size=acc.batch_size,
         eepe=eepe(exposure_times, part.profile.basel_ee), steps=len(grid),
         xva_by_date=dict(acc.by_date), timings=timings)
