@@ -190,6 +190,7 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
     log_model(get_json(store, f"{prefix}spec.json")["model"], log)
     document = get_json(store, f"{prefix}output/results.json")
     document["run"]["workers"] = n_workers
+    # the whole command (input checks and copies included), not just partitioning to aggregation
     document["run"]["wall_seconds"] = round(time.perf_counter() - started, 3)
     write_text_atomic(out_dir / "exposure.csv",
                       store.get_bytes(f"{prefix}output/exposure.csv").decode())
