@@ -8,7 +8,7 @@ the base-currency numeraire (N(0) = 1), at each exposure date t:
     PFE_q(t) = q-quantile of max(V - C, 0)  (undeflated; q = 95%, 97.5%, 99%)
     expected collateral = E[C / N]
     Basel EE(t) = E[max(V - C, 0)] (undeflated), EEE = running maximum of EE,
-    EEPE = time average of EEE over the first year (or to the last date before it).
+    EEPE = time average of EEE over the first year (or to the netting set's maturity).
 
 Only ``[paths, netting sets]`` arrays exist at a time; the per-path portfolio exposure
 (sum over netting sets, no netting across them) is kept per date for the portfolio PFE.
@@ -139,18 +139,21 @@ class ExposureProfile:
             self.pfe = np.moveaxis(_from_sorted_tail(np.sort(self.tails, axis=2), n), 0, 1)
 
 
-def eepe(times: FloatArray, basel_ee: FloatArray) -> FloatArray:
+def eepe(times: FloatArray, basel_ee: FloatArray, window: FloatArray) -> FloatArray:
     """Basel effective EPE per netting set from ``basel_ee`` ``[dates, ns]`` at ``times``.
 
-    EEPE = sum_k EEE(t_k) dt_k / sum_k dt_k over exposure dates up to one year (Basel III
-    CRE53.15: time-weighted average of the non-decreasing effective EE over the first year).
+    EEPE = (1 / T_w) int_0^{T_w} EEE(t) dt, EEE the running maximum of EE (non-decreasing
+    effective EE), with EEE(t) on (t_{k-1}, t_k] taken at t_k; T_w = ``window`` ``[ns]``: one
+    year, or the netting set's maturity when every contract matures within a year (Basel
+    CRE53.15-16). A window shorter than the first date uses the first date's EEE.
     """
     eee = np.maximum.accumulate(basel_ee, axis=0)
-    dt = np.diff(np.r_[0.0, times])
-    within = times <= 1.0 + 1e-9
-    if not within.any():
-        within = np.zeros(times.size, dtype=bool)
-        within[0] = True
-    w = dt[within]
-    out: FloatArray = (eee[within] * w[:, None]).sum(axis=0) / w.sum()
+    edges = np.r_[0.0, times]
+    # length of each interval (t_{k-1}, t_k] inside (0, T_w], per netting set: [dates, ns]
+    inside = (np.minimum(edges[1:, None], window[None, :])
+              - np.minimum(edges[:-1, None], window[None, :]))
+    inside = np.maximum(inside, 0.0)
+    total = inside.sum(axis=0)
+    out: FloatArray = np.where(total > 0.0, (eee * inside).sum(axis=0) / np.where(
+        total > 0.0, total, 1.0), eee[0] if eee.shape[0] else 0.0)
     return out

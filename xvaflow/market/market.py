@@ -109,6 +109,9 @@ class Market:
     correlations: Mapping[tuple[str, str], float] = field(default_factory=dict)
     own_credit: CreditSpec | None = None
     funding: Funding | None = None
+    # Results derived from this snapshot (e.g. calibrated Hull-White parameters), owned by it:
+    # they live as long as the snapshot and a modified copy (dataclasses.replace) starts empty.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # -- curves and calendars -------------------------------------------------------------
     def curve(self, currency: str) -> ZeroCurve:

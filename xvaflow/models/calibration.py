@@ -147,18 +147,15 @@ def calibrate_hull_white(market: Market, currency: str) -> CalibrationReport:
             inst.labels, inst.market_bp, model_bp, strict=True)))
 
 
-_CACHE: dict[tuple[int, str], tuple[HullWhiteParams, CalibrationReport | None]] = {}
-
-
 def hull_white_for(market: Market, currency: str) -> tuple[HullWhiteParams,
                                                            CalibrationReport | None]:
-    """The currency's Hull-White parameters: given in market.json, else calibrated (cached per
-    market snapshot). The report is None for given parameters."""
+    """The currency's Hull-White parameters: given in market.json, else calibrated (once per
+    market snapshot, kept in ``market.memo``). The report is None for given parameters."""
     if currency in market.hull_white:
         return market.hull_white[currency], None
-    key = (id(market), currency)
-    if key not in _CACHE:
+    key = ("hull_white", currency)
+    if key not in market.memo:
         report = calibrate_hull_white(market, currency)
-        _CACHE[key] = (report.params, report)
-    return _CACHE[key]
-
+        market.memo[key] = (report.params, report)
+    cached: tuple[HullWhiteParams, CalibrationReport | None] = market.memo[key]
+    return cached

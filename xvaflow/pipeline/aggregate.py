@@ -155,7 +155,7 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
                 prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
                 prof.collateral[k, j], prof.basel_ee[k, j])), *terms])
     total_path = sum(p.profile.portfolio_exposure for p in parts)
-    pfe = upper_quantiles(np.asarray(total_path).T)  # [3, dates]
+    pfe = upper_quantiles(np.asarray(total_path))  # quantiles over paths: [3, dates]
     for k, (d, t) in enumerate(zip(ref.dates, ref.times, strict=True)):
         sums = [sum(float(getattr(p.profile, f)[k].sum()) for p in parts)
                 for f in ("ee", "epe", "ene", "collateral", "basel_ee")]

@@ -175,6 +175,27 @@ class CompiledPortfolio:
     def n_trades(self) -> int:
         return len(self.trade_ids)
 
+    def trade_end_times(self) -> FloatArray:
+        """``[trades]`` the last time each trade pays or exercises (0 for a trade with nothing
+        left after as_of): its last linear flow, an option's settlement, a cash-settled
+        swaption's expiry, a physical one's last underlying payment."""
+        end = np.zeros(self.n_trades)
+        np.maximum.at(end, self.linear.trade, self.linear.pay_time)
+        np.maximum.at(end, self.fx_options.trade, self.fx_options.pay_time)
+        np.maximum.at(end, self.equity.trade, self.equity.expiry)
+        sw = self.swaptions
+        np.maximum.at(end, sw.trade, sw.expiry)
+        physical = np.isin(self.swaption_flows.trade, sw.trade[sw.settlement == SETTLE_PHYSICAL])
+        np.maximum.at(end, self.swaption_flows.trade[physical],
+                      self.swaption_flows.pay_time[physical])
+        return end
+
+    def netting_set_end_times(self) -> FloatArray:
+        """``[netting sets]`` (order of ``netting_set_ids``) the last event of any trade."""
+        end = np.zeros(len(self.netting_set_ids))
+        np.maximum.at(end, self.netting_set, self.trade_end_times())
+        return end
+
     def subset(self, keep: Any) -> CompiledPortfolio:
         """The trades selected by a boolean mask ``[trades]``, with every table reindexed.
 

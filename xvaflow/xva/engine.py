@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from xvaflow.core.backend import get_namespace
-from xvaflow.core.dates import DateArray, FloatArray
+from xvaflow.core.dates import DateArray, FloatArray, add_tenor, parse_tenor
 from xvaflow.exposure.collateral import CsaArrays, held_collateral, margin_call
 from xvaflow.exposure.profile import ExposureProfile, eepe
 from xvaflow.io.portfolio import Portfolio
@@ -192,7 +192,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         npv=part.npv, profile=part.profile,
         xva={m: (total, acc.batches[m]) for m, total in acc.total.items()},
         n_paths=settings.paths, batch_size=acc.batch_size,
-        eepe=eepe(exposure_times, part.profile.basel_ee), steps=len(grid),
+        eepe=eepe(exposure_times, part.profile.basel_ee,
+                  _eepe_window(portfolio, compiled, ns_ids)), steps=len(grid),
         xva_by_date=dict(acc.by_date), timings=timings)
 
 
@@ -249,6 +250,16 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
                 k += 1
         progress(step.index, len(grid))
     return value_time
+
+
+def _eepe_window(portfolio: Portfolio, compiled: CompiledPortfolio, ns_ids: list[str]
+                 ) -> FloatArray:
+    """``[ns]`` Basel's EEPE window: one year (the calendar date as_of + 1Y), or the netting
+    set's maturity when it is earlier."""
+    as_of = np.datetime64(portfolio.market.as_of, "D")
+    one_year = float((add_tenor(as_of, parse_tenor("1Y")) - as_of).astype(np.int64)) / 365.0
+    end = dict(zip(compiled.netting_set_ids, compiled.netting_set_end_times(), strict=True))
+    return np.array([min(one_year, end[n]) for n in ns_ids])
 
 
 def _netting_set_npv(compiled: CompiledPortfolio, portfolio: Portfolio, ns_ids: list[str]

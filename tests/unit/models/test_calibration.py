@@ -87,6 +87,25 @@ def test_calibrated_when_parameters_are_absent() -> None:
     assert params == report.params
 
 
+def test_calibration_belongs_to_its_market_snapshot() -> None:
+    """A modified snapshot is calibrated afresh (the cache was once keyed by id(market), which
+    a new Market can reuse, and grew without bound)."""
+    market = _market(hull_white={})
+    first, _ = hull_white_for(market, "EUR")
+    assert hull_white_for(market, "EUR")[0] is first  # calibrated once per snapshot
+    grid = market.swaption_vols["EUR"]
+    scaled = SwaptionVolGrid(grid.expiries, grid.tenors, tuple(
+        tuple(None if v is None else 1.5 * v for v in row) for row in grid.vols))
+    bumped = dataclasses.replace(market, swaption_vols={**market.swaption_vols, "EUR": scaled})
+    assert not bumped.memo
+    params, _ = hull_white_for(bumped, "EUR")
+    assert params.volatility > 1.3 * first.volatility
+    for _ in range(30):  # fresh snapshots built from the same document never share results
+        again = _market(hull_white={})
+        assert not again.memo
+        del again
+
+
 def test_run_needs_a_rates_model_and_fx_vol_for_every_simulated_currency(tmp_path: Path) -> None:
     # Without options the portfolio prices, but simulating EUR needs its rates model and FX vol.
     shutil.copytree(DEMO, tmp_path / "pf")
