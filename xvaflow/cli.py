@@ -72,18 +72,26 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     """Run settings overriding run.json."""
     p.add_argument("--paths", type=int, help="Monte Carlo paths (run.json: paths)")
     p.add_argument("--seed", type=int, help="random seed (run.json: seed)")
-    p.add_argument("--grid", help="exposure grid, e.g. 1M:10Y (run.json: grid)")
+    p.add_argument("--grid", help="exposure grid: 'auto' (default: monthly for a year, then "
+                   "quarterly to the last cash flow), '1M:10Y' or segments '1M:2Y,3M:10Y,1Y:50Y' "
+                   "(run.json: grid)")
     p.add_argument("--partitions", type=int, help="netting-set partitions")
     p.add_argument("--path-chunk", dest="path_chunk", type=int,
                    help="simulate paths in chunks of this size to bound memory")
     p.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
     p.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
                    help="antithetic variates")
+    side = p.add_mutually_exclusive_group()
+    side.add_argument("--bilateral", dest="bilateral", action="store_const", const=True,
+                      default=None, help="first-to-default CVA/DVA: each weighted by the other "
+                      "party's survival (the default; run.json: bilateral)")
+    side.add_argument("--unilateral", dest="bilateral", action="store_const", const=False,
+                      help="CVA and DVA each ignoring the other party's default (ORE's default)")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
-                                          "antithetic", "path_chunk")
+                                          "antithetic", "path_chunk", "bilateral")
             if getattr(args, k) is not None}
 
 

@@ -107,3 +107,32 @@ def test_cli_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 0
     assert "NS_NORDBANK" in out
     assert "diagnostics.json" in out
+
+
+def test_a_grid_shorter_than_the_portfolio_is_warned_and_recorded(tmp_path: Path) -> None:
+    """The demo's 20-year swap outlives 3M:3Y: one warning, results.json names the netting
+    sets; the default grid covers the portfolio and lists none."""
+    lines: list[str] = []
+    doc = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=1, log=lines.append).document
+    warnings = [line for line in lines if "not counted" in line]
+    assert len(warnings) == 1
+    assert "NS_NORDBANK" in warnings[0]
+    assert "NS_NORDBANK" in doc["run"]["horizon_short"]
+    assert doc["run"]["grid"] == "3M:3Y"
+    assert doc["run"]["grid_default"] is False
+    default = run_pipeline(DEMO, tmp_path / "auto", {"paths": 256, "partitions": 1}, workers=1,
+                           log=lines.append).document["run"]
+    assert default["horizon_short"] == []
+    assert default["grid_default"] is True
+    assert default["grid"].startswith("1M:1Y,3M:")
+
+
+@pytest.mark.parametrize(("flag", "bilateral"), [("--unilateral", False), ("--bilateral", True)])
+def test_cli_chooses_unilateral_or_bilateral_xva(tmp_path: Path, flag: str, bilateral: bool,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = main(["run", str(DEMO), "--out", str(out), "--paths", "256", "--grid", "6M:2Y",
+                 "--workers", "1", flag])
+    capsys.readouterr()
+    assert code == 0
+    assert json.loads((out / "results.json").read_text())["run"]["bilateral"] is bilateral

@@ -508,8 +508,11 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
                     continue
                 value = tuple(value)
             elif not isinstance(value, str):
-                log.add(file, None, key, "must be '<step>:<horizon>' (e.g. '1M:10Y') or a list")
+                log.add(file, None, key, "must be 'auto', '<step>:<horizon>' segments (e.g. "
+                        "'1M:2Y,3M:10Y') or a list")
                 continue
+            else:
+                value = "auto" if value.strip().lower() == "auto" else value.strip()
         updates[key] = value
     return dataclasses.replace(cfg, **updates)
 

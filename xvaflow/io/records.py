@@ -68,14 +68,15 @@ class Csa:
 class RunConfig:
     """Settings of a Monte Carlo run (run.json; command-line flags override).
 
-    ``grid`` is either ``"<step>:<horizon>"`` (e.g. ``"1M:10Y"``) or an explicit list of ISO
-    dates or year fractions, kept as given for the simulation layer to expand. ``path_chunk``
+    ``grid`` is ``"auto"`` (monthly for a year, then quarterly to the last cash flow), a spec of
+    ``"<step>:<horizon>"`` segments (e.g. ``"1M:10Y"``, ``"1M:2Y,3M:10Y"``) or an explicit list
+    of ISO dates or year fractions, kept as given for the simulation layer to expand. ``path_chunk``
     bounds memory: paths are simulated in chunks of that size (results do not depend on it).
     """
 
     paths: int = 10_000
     seed: int = 42
-    grid: str | tuple[str | float, ...] = "1M:10Y"
+    grid: str | tuple[str | float, ...] = "auto"
     bilateral: bool = True
     partitions: int = 4
     backend: str = "numpy"

@@ -34,22 +34,22 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from xvaflow.core.backend import BackendUnavailableError, get_namespace
-from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
-from xvaflow.io.portfolio import load_portfolio, run_config_from, simulation_problems
+from xvaflow.core.errors import InputError, PipelineError, Problem
+from xvaflow.io.portfolio import load_portfolio
 from xvaflow.pipeline.asl import EcsRunTaskSync, Interpreter, LambdaInvoke, substitute
 from xvaflow.pipeline.runtime import lambda_handler, store_for, worker_main
 from xvaflow.pipeline.stages import (
     PORTFOLIO_FILES,
     aggregate_stage,
+    horizon_warning,
     optimise_stage,
     partition_stage,
     run_prefix,
-    settings_from_dict,
+    settings_for,
+    simulation_plan,
 )
 from xvaflow.pipeline.store import get_json
 from xvaflow.report.results import write_json_atomic, write_text_atomic
-from xvaflow.simulation.grid import GridError
-from xvaflow.xva.engine import simulation_setup
 
 DEFINITION = "xva_pipeline.asl.json"
 FUNCTIONS = {"PartitionFunctionArn": "local:lambda:PartitionPortfolio",
@@ -99,22 +99,15 @@ def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = Fa
     returns the portfolio's warnings. ``here``: the workers run on this machine, so the
     backend must work here (a deployed GPU worker is checked where it runs)."""
     portfolio = load_portfolio(path)
-    problems = ProblemLog()
-    cfg = run_config_from(dict(overrides), problems, "command line", base=portfolio.run)
-    problems.problems.extend(simulation_problems(portfolio))
-    problems.raise_if_any()
-    try:
-        simulation_setup(portfolio, settings_from_dict({
-            "paths": cfg.paths, "seed": cfg.seed, "grid": cfg.grid, "bilateral": cfg.bilateral,
-            "antithetic": cfg.antithetic, "backend": cfg.backend, "path_chunk": cfg.path_chunk}))
-    except GridError as exc:
-        raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+    settings = settings_for(portfolio, dict(overrides), "command line")
+    _, grid, short = simulation_plan(portfolio, settings)
     if here:
         try:
-            get_namespace(cfg.backend)
+            get_namespace(settings.backend)
         except BackendUnavailableError as exc:
             raise InputError([Problem("run settings", None, "backend", str(exc))]) from None
-    return portfolio.warnings + tuple(problems.warnings)
+    warning = horizon_warning(portfolio, grid, short)
+    return portfolio.warnings + (() if warning is None else (warning,))
 
 
 def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any] | None = None,

@@ -36,6 +36,8 @@ from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.exposure.profile import ExposureProfile
 from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
+from xvaflow.io.records import RunConfig
+from xvaflow.models.crossasset import CrossAssetModel
 from xvaflow.optimise.diagnostics import desk_diagnostics, netting_set_attributes
 from xvaflow.pipeline.aggregate import aggregate, netting_set_info
 from xvaflow.pipeline.partition import partition_netting_sets
@@ -49,8 +51,15 @@ from xvaflow.pipeline.store import (
 )
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.report.results import trades_section
-from xvaflow.simulation.grid import GridError
-from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition, simulation_setup
+from xvaflow.simulation.grid import GridError, TimeGrid
+from xvaflow.xva.engine import (
+    PartitionResult,
+    RunSettings,
+    horizon_short,
+    resolved_grid,
+    run_partition,
+    simulation_setup,
+)
 
 PORTFOLIO_FILES = ("trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv",
                    "csas.csv", "market.json", "run.json")
@@ -86,6 +95,55 @@ def _load(store: ObjectStore, prefix: str) -> Portfolio:
         return load_portfolio(tmp)
 
 
+def portfolio_config(portfolio: Portfolio, overrides: dict[str, Any], source: str) -> RunConfig:
+    """run.json of the portfolio with ``overrides`` applied (``source`` names them in
+    messages); every problem, and what simulating the portfolio needs, raised together.
+
+    Raises:
+        InputError: bad settings or missing market data for the simulation.
+    """
+    problems = ProblemLog()
+    cfg = run_config_from(overrides, problems, source, base=portfolio.run)
+    problems.problems.extend(simulation_problems(portfolio))
+    problems.raise_if_any()
+    return cfg
+
+
+def settings_for(portfolio: Portfolio, overrides: dict[str, Any], source: str) -> RunSettings:
+    """The engine's settings for the portfolio (see :func:`portfolio_config`)."""
+    cfg = portfolio_config(portfolio, overrides, source)
+    return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
+                       antithetic=cfg.antithetic, backend=cfg.backend, path_chunk=cfg.path_chunk)
+
+
+def simulation_plan(portfolio: Portfolio, settings: RunSettings
+                    ) -> tuple[CrossAssetModel, TimeGrid, list[str]]:
+    """Model, grid, and the netting sets that outlive an explicit grid.
+
+    Raises:
+        InputError: a malformed grid.
+    """
+    try:
+        model, grid = simulation_setup(portfolio, settings)
+    except GridError as exc:
+        raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+    return model, grid, horizon_short(portfolio, grid)
+
+
+def horizon_warning(portfolio: Portfolio, grid: TimeGrid, short: list[str]) -> Problem | None:
+    """The warning for netting sets that outlive the grid (None when none does)."""
+    if not short:
+        return None
+    last = grid.dates[grid.exposure_steps[-1]]
+    shown = ", ".join(short[:5]) + (" ..." if len(short) > 5 else "")
+    end = float(portfolio.compiled.netting_set_end_times().max())
+    latest = np.datetime64(portfolio.market.as_of, "D") + np.timedelta64(round(end * 365), "D")
+    return Problem("run settings", None, "grid", f"the grid ends on {last} but {len(short)} "
+                   f"netting set(s) have cash flows or exercises after it (latest {latest}): "
+                   f"{shown}; their exposure after {last} is not counted (results.json "
+                   "run.horizon_short lists them; the default grid 'auto' covers the portfolio)")
+
+
 def settings_dict(settings: RunSettings) -> dict[str, Any]:
     out = dataclasses.asdict(settings)
     if isinstance(out["grid"], tuple):
@@ -116,18 +174,8 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     prefix = run_prefix(run_id)
     source = str(event.get("input_prefix", f"inputs/{run_id}/"))
     portfolio = _load(store, source)
-    problems = ProblemLog()
-    cfg = run_config_from(dict(event.get("settings") or {}), problems, "settings",
-                          base=portfolio.run)
-    problems.problems.extend(simulation_problems(portfolio))
-    problems.raise_if_any()
-    settings = RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid,
-                           bilateral=cfg.bilateral, antithetic=cfg.antithetic,
-                           backend=cfg.backend, path_chunk=cfg.path_chunk)
-    try:
-        model, grid = simulation_setup(portfolio, settings)
-    except GridError as exc:
-        raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+    settings = settings_for(portfolio, dict(event.get("settings") or {}), "settings")
+    model, grid, short = simulation_plan(portfolio, settings)
     model_info = model.summary()
     # Workers read a copy of the inputs whose market.json carries every Hull-White model, so
     # that calibration runs once, here.
@@ -140,6 +188,7 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
             store.put_bytes(f"{prefix}inputs/{name}", store.get_bytes(source + name))
     put_json(store, f"{prefix}inputs/market.json", market_doc)
 
+    cfg = portfolio_config(portfolio, dict(event.get("settings") or {}), "settings")
     parts = [p for p in partition_netting_sets(portfolio.compiled, cfg.partitions, cfg.paths)
              if p]
     values = price_t0(portfolio.compiled, portfolio.market)
@@ -151,7 +200,9 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
         "header": {"as_of": portfolio.market.as_of.isoformat(),
                    "base_currency": portfolio.market.base_currency},
         "model": model_info, "steps": len(grid),
-        "warnings": [str(w) for w in portfolio.warnings],
+        "grid": resolved_grid(portfolio, settings), "horizon_short": short,
+        "warnings": [str(w) for w in (*portfolio.warnings, horizon_warning(portfolio, grid, short))
+                     if w is not None],
         "partition_seconds": round(time.perf_counter() - started, 3),
         "started_at": started_at,
     })
@@ -262,7 +313,8 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     compute = max(p.timings.get("total", 0.0) for p in parts)
     run_info = {
         "run_id": run_id, "paths": settings["paths"], "seed": settings["seed"],
-        "grid": settings["grid"], "steps": spec["steps"],
+        "grid": spec["grid"], "grid_default": settings["grid"] == "auto",
+        "horizon_short": spec["horizon_short"], "steps": spec["steps"],
         "exposure_dates": int(parts[0].times.size), "partitions": len(parts),
         "backend": settings["backend"], "antithetic": settings["antithetic"],
         "bilateral": settings["bilateral"], "model": spec["model"],

@@ -1,8 +1,9 @@
 """Simulation time grid: exposure dates, product dates and margin-period-of-risk lag dates.
 
-- Exposure dates come from the run's ``grid``: ``"<step>:<horizon>"`` (e.g. ``"1M:10Y"``: as_of +
-  k steps, calendar dates, up to and including as_of + horizon) or an explicit list of ISO dates
-  or year fractions.
+- Exposure dates come from the run's ``grid``: ``"auto"`` (the default: monthly for a year, then
+  quarterly until the portfolio's last cash flow), ``"<step>:<horizon>"`` (e.g. ``"1M:10Y"``:
+  as_of + k steps, calendar dates, up to and including as_of + horizon), segments of those
+  (``"1M:2Y,3M:10Y,1Y:50Y"``), or an explicit list of ISO dates or year fractions.
 - Product dates the pricers need exactly are added as simulation-only dates: option expiries
   (exercise decisions) within the horizon.
 - For every collateralised netting set, the date ``mpor_days`` business days before each exposure
@@ -15,6 +16,7 @@ All dates become ACT/365F times; the grid is the sorted union, time 0 excluded.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,32 +56,78 @@ class TimeGrid:
         return np.flatnonzero(self.exposure)
 
 
-def exposure_dates(spec: str | Sequence[Any], as_of: _dt.date) -> DateArray:
+AUTO = "auto"
+DEFAULT_SEGMENTS = ((parse_tenor("1M"), 12), (parse_tenor("3M"), None))
+"""The default grid: monthly for the first year, then quarterly until the first date on or after
+the portfolio's last cash flow, settlement or exercise (``"1M:1Y,3M:<end>"``)."""
+
+
+def default_grid_spec(as_of: _dt.date, end_time: float) -> str:
+    """The default grid spec reaching ``end_time`` (ACT/365F years from as_of): monthly dates
+    up to one year, then quarterly ones, up to the first date on or after the end."""
+    base = np.datetime64(as_of, "D")
+    end = base + np.timedelta64(max(1, math.ceil(end_time * 365.0 - 1e-9)), "D")
+    months = 1
+    while add_tenor(base, parse_tenor("1M"), months) < end and months < 12:
+        months += 1
+    if months < 12 or add_tenor(base, parse_tenor("1M"), 12) >= end:
+        return f"1M:{months}M"
+    quarters = 1
+    first = add_tenor(base, parse_tenor("1Y"))
+    while add_tenor(first, parse_tenor("3M"), quarters) < end:
+        quarters += 1
+    return f"1M:1Y,3M:{12 + 3 * quarters}M"
+
+
+def _segment_dates(spec: str, base: np.datetime64) -> list[Any]:
+    """Dates of ``"<step>:<horizon>[,<step>:<horizon>...]"``: each segment steps from the last
+    date of the previous one (as_of for the first) up to and including as_of + its horizon."""
+    dates: list[Any] = []
+    start: Any = base
+    for i, segment in enumerate(spec.split(",")):
+        parts = segment.strip().split(":")
+        if len(parts) != 2:
+            raise GridError(f"grid {spec!r}: segment {segment.strip()!r} must be "
+                            "'<step>:<horizon>', e.g. '1M:10Y' or '1M:2Y,3M:10Y,1Y:50Y'")
+        try:
+            step, horizon = parse_tenor(parts[0].strip()), parse_tenor(parts[1].strip())
+        except ValueError as exc:
+            raise GridError(f"grid {spec!r}: {exc}") from None
+        end = add_tenor(base, horizon)
+        found: list[Any] = []
+        k = 1
+        while True:
+            d = add_tenor(start, step, k)
+            if d > end:
+                break
+            found.append(d)
+            k += 1
+        if not found:
+            where = "the step is longer than the horizon" if i == 0 else (
+                f"segment {i + 1} ({segment.strip()}) adds no date after {start}")
+            raise GridError(f"grid {spec!r}: {where}")
+        dates.extend(found)
+        start = found[-1]
+    return dates
+
+
+def exposure_dates(spec: str | Sequence[Any], as_of: _dt.date, end_time: float | None = None
+                   ) -> DateArray:
     """Expand a grid specification into exposure dates after as_of.
+
+    ``spec`` is ``"auto"`` (the default grid, :func:`default_grid_spec`; needs ``end_time``),
+    ``"<step>:<horizon>"`` or segments ``"1M:2Y,3M:10Y,1Y:50Y"`` (horizons from as_of, each
+    segment continuing from the last date of the previous one), or an explicit list of ISO
+    dates or year fractions.
 
     Raises:
         GridError: malformed specification or no date after as_of.
     """
     base = np.datetime64(as_of, "D")
     if isinstance(spec, str):
-        parts = spec.split(":")
-        if len(parts) != 2:
-            raise GridError(f"grid {spec!r} must be '<step>:<horizon>', e.g. '1M:10Y'")
-        try:
-            step, horizon = parse_tenor(parts[0]), parse_tenor(parts[1])
-        except ValueError as exc:
-            raise GridError(f"grid {spec!r}: {exc}") from None
-        end = add_tenor(base, horizon)
-        dates, k = [], 1
-        while True:
-            d = add_tenor(base, step, k)
-            if d > end:
-                break
-            dates.append(d)
-            k += 1
-        if not dates:
-            raise GridError(f"grid {spec!r}: the step is longer than the horizon")
-        return np.array(dates, dtype="datetime64[D]")
+        if spec.strip().lower() == AUTO:
+            spec = default_grid_spec(as_of, end_time or 0.0)
+        return np.array(_segment_dates(spec, base), dtype="datetime64[D]")
     out = []
     for item in spec:
         if isinstance(item, str):

@@ -33,7 +33,13 @@ from xvaflow.models.crossasset import CrossAssetModel, build_model
 from xvaflow.pricing.scenario import ScenarioValuer
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import CompiledPortfolio
-from xvaflow.simulation.grid import TimeGrid, build_grid, exposure_dates
+from xvaflow.simulation.grid import (
+    AUTO,
+    TimeGrid,
+    build_grid,
+    default_grid_spec,
+    exposure_dates,
+)
 from xvaflow.simulation.scenario import Scenario
 from xvaflow.xva.adjustments import XvaAccumulator, xva_weights
 
@@ -44,7 +50,7 @@ class RunSettings:
 
     paths: int = 10_000
     seed: int = 42
-    grid: str | tuple[str | float, ...] = "1M:10Y"
+    grid: str | tuple[str | float, ...] = "auto"
     bilateral: bool = True
     antithetic: bool = False
     backend: str = "numpy"
@@ -90,12 +96,36 @@ def simulation_setup(portfolio: Portfolio, settings: RunSettings) -> tuple[Cross
     csas = [portfolio.csas[i] for i in sorted(used)]
     model = build_model(portfolio.market, [*c.currencies, *(a.currency for a in csas)],
                         c.equities)
-    exposure = exposure_dates(settings.grid, portfolio.market.as_of)
+    exposure = exposure_dates(settings.grid, portfolio.market.as_of, portfolio_end(portfolio))
     product_times = np.r_[c.swaptions.expiry, c.fx_options.expiry]
     mpors = {a.mpor_days for a in csas}
     grid = build_grid(portfolio.market.as_of, exposure, product_times, mpors,
                       portfolio.market.calendar(portfolio.market.base_currency))
     return model, grid
+
+
+def portfolio_end(portfolio: Portfolio) -> float:
+    """Time of the portfolio's last cash flow, settlement or exercise (0 when none)."""
+    ends = portfolio.compiled.trade_end_times()
+    return float(ends.max()) if ends.size else 0.0
+
+
+def resolved_grid(portfolio: Portfolio, settings: RunSettings) -> str | list[str | float]:
+    """The grid as run: ``"auto"`` expanded to its segments, anything else as given."""
+    grid = settings.grid
+    if isinstance(grid, str) and grid.strip().lower() == AUTO:
+        return default_grid_spec(portfolio.market.as_of, portfolio_end(portfolio))
+    return grid if isinstance(grid, str) else list(grid)
+
+
+def horizon_short(portfolio: Portfolio, grid: TimeGrid) -> list[str]:
+    """Netting sets with a cash flow, settlement or exercise after the last exposure date
+    (their exposure beyond it is not counted), in portfolio order."""
+    last = float(grid.times[grid.exposure_steps[-1]])
+    compiled = portfolio.compiled
+    ends = compiled.netting_set_end_times()
+    return [ns for ns, end in zip(compiled.netting_set_ids, ends, strict=True)
+            if end > last + 0.5 / 365.0]
 
 
 def _csa_arrays(portfolio: Portfolio, netting_sets: Sequence[str], model: CrossAssetModel
