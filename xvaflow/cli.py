@@ -35,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="directory for the outputs")
     _add_settings(run)
     run.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    run.add_argument("--run-id", dest="run_id", default="local",
-                     help="run id (a rerun with the same id overwrites its data)")
+    run.add_argument("--run-id", dest="run_id",
+                     help="run id (default: local-<UTC time>-<random>)")
 
     submit = sub.add_parser("submit", help="run the workflow on a deployed stack (AWS)")
     submit.add_argument("portfolio", type=Path)
@@ -123,11 +123,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_price(args: argparse.Namespace) -> int:
     from xvaflow.io.portfolio import load_portfolio
+    from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs
     from xvaflow.pricing.t0 import price_t0
-    from xvaflow.report.results import SCHEMA_VERSION, trades_section, write_json_atomic
+    from xvaflow.report.results import SCHEMA_VERSION, json_bytes, trades_section
 
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise InputError([_usage(f"--out {args.out}: exists and is not a directory")])
+    _check_out_dir(args.out)
     started = time.perf_counter()
     pf = load_portfolio(args.portfolio)
     _print_warnings(pf.warnings)
@@ -144,15 +144,18 @@ def cmd_price(args: argparse.Namespace) -> int:
     total = float(values.npv_base.sum())
     print(f"{'total':<{width}}  {'':<8}  {pf.market.base_currency:<3}  {'':>18}  {total:>18,.2f}")
     if args.out is not None:
+        run_id = new_run_id("price")
+        document = json_bytes({
+            "schema_version": SCHEMA_VERSION,
+            "as_of": pf.market.as_of.isoformat(),
+            "base_currency": pf.market.base_currency,
+            "run": {"command": "price", "run_id": run_id,
+                    "wall_seconds": round(time.perf_counter() - started, 3)},
+            "trades": trades,
+        })
         try:
-            write_json_atomic(args.out / "results.json", {
-                "schema_version": SCHEMA_VERSION,
-                "as_of": pf.market.as_of.isoformat(),
-                "base_currency": pf.market.base_currency,
-                "run": {"command": "price",
-                        "wall_seconds": round(time.perf_counter() - started, 3)},
-                "trades": trades,
-            })
+            with output_lock(args.out):
+                publish_outputs(args.out, run_id, {"results.json": document})
         except OSError as exc:
             raise InputError([_usage(f"--out {args.out}: cannot write results.json: "
                                      f"{exc.strerror or exc}")]) from None
@@ -184,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError([_usage("--workers must be at least 1")])
     summary = run_pipeline(args.portfolio, args.out, _overrides(args), workers=args.workers,
-                           run_id=_check_run_id(args.run_id))
+                           run_id=_check_run_id(args.run_id) if args.run_id else None)
     _print_xva(summary.document)
     print(f"wrote {summary.out / 'results.json'}, {summary.out / 'exposure.csv'} and "
           f"{summary.out / 'diagnostics.json'}")
@@ -261,10 +264,10 @@ def _follow(args: argparse.Namespace, sfn: Any, s3: Any, deployment: Any, run_id
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.local import check_inputs
+    from xvaflow.pipeline.publish import new_run_id
     from xvaflow.pipeline.remote import (
         check_run_id_unused,
         find_deployment,
-        new_run_id,
         start_run,
         upload_inputs,
     )

@@ -5,15 +5,20 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from xvaflow.cli import main
 from xvaflow.core.errors import InputError, PipelineError
 from xvaflow.pipeline.local import _task_environment, run_pipeline, run_worker_task
+from xvaflow.pipeline.publish import OUTPUT_FILES, output_lock, publish_outputs
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 SETTINGS = {"paths": 512, "grid": "3M:3Y", "partitions": 3}
@@ -35,6 +40,12 @@ def _broken_partition_one(params: Mapping[str, Any]) -> int:
     return run_worker_task(params)
 
 
+def _published(out: Path) -> dict[str, Any]:
+    """What a reader of ``out`` sees: the visible files' contents and where .current points."""
+    return {"current": os.readlink(out / ".current"),
+            **{p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}}
+
+
 def _numbers(doc: dict[str, Any]) -> dict[str, Any]:
     doc = json.loads(json.dumps(doc))
     for key in ("wall_seconds", "stage_seconds", "workers"):
@@ -48,7 +59,7 @@ def test_demo_runs_through_the_workflow(tmp_path: Path) -> None:
     assert doc["run"]["partitions"] == 3
     assert set(doc["netting_sets"]) == {"NS_NORDBANK", "NS_ACME", "NS_HELIOS"}
     assert doc["totals"]["cva"] > 0.0
-    for name in ("results.json", "exposure.csv", "diagnostics.json"):
+    for name in OUTPUT_FILES:
         assert (tmp_path / "out" / name).is_file()
 
 
@@ -63,21 +74,66 @@ def test_a_worker_failing_once_is_retried(tmp_path: Path, monkeypatch: pytest.Mo
     assert summary.document["totals"]["cva"] > 0.0
 
 
-def test_a_worker_always_failing_ends_the_run_without_results(tmp_path: Path) -> None:
+def test_a_failed_run_leaves_the_published_set_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish_outputs(out, "before", {name: f"{name} of the run before".encode()
+                                    for name in OUTPUT_FILES})
+    before = _published(out)
     with pytest.raises(PipelineError) as err:
-        run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, log=lambda _: None,
+        run_pipeline(DEMO, out, SETTINGS, workers=2, run_id="r1", log=lambda _: None,
                      worker_task=_broken_partition_one, sleep=lambda _: None)
     message = str(err.value)
     assert "XvaPipeline.WorkersFailed" in message
     assert "CalculatePartitionedXVA failed" in message
-    assert "partition 1 of run local failed" in message
-    assert not (tmp_path / "out" / "results.json").exists()
+    assert "partition 1 of run r1 failed" in message
+    assert _published(out) == before
+    with output_lock(out):  # released on failure too
+        pass
 
 
 def test_rerun_with_the_same_id_overwrites_identically(tmp_path: Path) -> None:
-    first = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=1, log=lambda _: None)
-    second = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, log=lambda _: None)
+    first = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=1, run_id="again",
+                         log=lambda _: None)
+    second = run_pipeline(DEMO, tmp_path / "out", SETTINGS, workers=2, run_id="again",
+                          log=lambda _: None)
     assert _numbers(first.document) == _numbers(second.document)
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == second.document
+
+
+def test_a_rerun_reads_only_its_own_inputs(tmp_path: Path) -> None:
+    """A portfolio without run.json, its trades in parquet, after one with both in the same
+    --out: the second run has a fresh id, its own settings, and the store only its inputs."""
+    first = Path(shutil.copytree(DEMO, tmp_path / "first"))
+    (first / "run.json").write_text(json.dumps({"seed": 7}))
+    second = Path(shutil.copytree(DEMO, tmp_path / "second"))
+    (second / "run.json").unlink()
+    trades = pacsv.read_csv(second / "trades.csv", convert_options=pacsv.ConvertOptions(
+        column_types={"trade_id": pa.string()}))
+    pq.write_table(trades, second / "trades.parquet")
+    (second / "trades.csv").unlink()
+    out, settings = tmp_path / "out", {"paths": 256, "grid": "6M:2Y", "partitions": 1}
+    one = run_pipeline(first, out, settings, workers=1, log=lambda _: None).document["run"]
+    two = run_pipeline(second, out, settings, workers=1, log=lambda _: None).document["run"]
+    assert (one["seed"], two["seed"]) == (7, 42)  # 42: the default without run.json
+    assert one["run_id"] != two["run_id"]
+    assert two["run_id"].startswith("local-")
+    assert json.loads((out / "results.json").read_text())["run"] == two
+    assert sorted(p.name for p in (out / ".store" / "inputs").iterdir()) == [two["run_id"]]
+    assert sorted(p.name for p in (out / ".store" / "inputs" / two["run_id"]).iterdir()) == [
+        "counterparties.csv", "csas.csv", "market.json", "netting_sets.csv", "trades.parquet"]
+
+
+def test_a_run_into_a_locked_out_fails_at_once(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    with output_lock(out):
+        code = main(["run", str(DEMO), "--out", str(out), "--paths", "256", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: command line: --out {out}: another xvaflow run is writing here "
+        f"(lock {out / '.lock'})", "1 problem(s); nothing was computed."]
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
 
 
 def test_bad_input_is_reported_before_the_workflow_starts(tmp_path: Path) -> None:

@@ -115,7 +115,8 @@ def test_price_writes_results(demo: Path, tmp_path: Path,
     stdout, stderr = capsys.readouterr()
     assert stderr == f"wrote {out_dir / 'results.json'}\n"
     assert len(stdout.splitlines()) == 22  # header, 20 trades, total
-    assert sorted(p.name for p in out_dir.iterdir()) == ["results.json"]
+    visible = [p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
+    assert visible == ["results.json"]  # beside the published set: .lock, .runs/, .current
 
     doc = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
     assert doc["schema_version"] == 1

@@ -12,8 +12,9 @@ The definition is the same file AWS runs (statemachine/xva_pipeline.asl.json), e
   (oversubscribed BLAS threads slowed the 1,000-counterparty benchmark from 122 s to 175 s).
 
 The inputs are checked before the workflow starts, so a bad portfolio gets the same one line
-per problem as ``xvaflow validate``. On success results.json, exposure.csv and diagnostics.json
-are copied to ``out``; on failure nothing is, and the error names the failed stage.
+per problem as ``xvaflow validate``. The run holds ``out``'s lock and clears its store first. On
+success results.json, exposure.csv and diagnostics.json are published to ``out`` as one set
+(:mod:`xvaflow.pipeline.publish`); on failure nothing is, and the error names the failed stage.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import threading
 import time
@@ -37,6 +39,7 @@ from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem
 from xvaflow.io.portfolio import load_portfolio
 from xvaflow.pipeline.asl import EcsRunTaskSync, Interpreter, LambdaInvoke, substitute
+from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs
 from xvaflow.pipeline.runtime import lambda_handler, store_for, worker_main
 from xvaflow.pipeline.stages import (
     PORTFOLIO_FILES,
@@ -48,8 +51,8 @@ from xvaflow.pipeline.stages import (
     settings_for,
     simulation_plan,
 )
-from xvaflow.pipeline.store import get_json
-from xvaflow.report.results import write_json_atomic, write_text_atomic
+from xvaflow.pipeline.store import ObjectStore, get_json
+from xvaflow.report.results import json_bytes
 
 DEFINITION = "xva_pipeline.asl.json"
 FUNCTIONS = {"PartitionFunctionArn": "local:lambda:PartitionPortfolio",
@@ -111,34 +114,68 @@ def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = Fa
 
 
 def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any] | None = None,
-                 workers: int | None = None, run_id: str = "local",
+                 workers: int | None = None, run_id: str | None = None,
                  log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
                  worker_task: Callable[[Mapping[str, Any]], int] = run_worker_task,
                  sleep: Callable[[float], None] = time.sleep) -> RunSummary:
     """Execute the workflow definition locally and publish the outputs into ``out``.
+
+    ``out`` is locked for the run, and its store is cleared first: a run reads only its own
+    inputs, whatever ran there before.
 
     Args:
         path: portfolio directory.
         out: output directory (the local bucket is ``out/.store``).
         overrides: run settings overriding run.json (paths, seed, grid, partitions, ...).
         workers: worker processes for the ECS tasks (default: the CPU count).
-        run_id: the run's id (a rerun with the same id overwrites its data).
+        run_id: the run's id (default: a fresh ``local-<UTC time>-<random>``).
         log: progress lines.
         worker_task: what an ECS task runs (tests inject failures here).
         sleep: the interpreter's wait between retries (tests skip it).
 
     Raises:
-        InputError: bad portfolio or settings.
+        InputError: bad portfolio or settings, or another run holds ``out``.
         PipelineError: the execution failed; the cause names the stage; nothing is published.
     """
     started = time.perf_counter()
     overrides = dict(overrides or {})
+    run_id = run_id or new_run_id("local")
+    prefix = run_prefix(run_id)  # a bad id is refused before anything is written
     for warning in check_inputs(path, overrides, here=True):
         log(f"warning: {warning}")
     out_dir = Path(out)
-    store_dir = (out_dir / ".store").resolve()
-    bucket = f"file://{store_dir}"
-    store = store_for(bucket)
+    with output_lock(out_dir):
+        store_dir = out_dir.resolve() / ".store"
+        if store_dir.exists():  # ours: nothing of an earlier run may be read
+            shutil.rmtree(store_dir)
+        bucket = f"file://{store_dir}"
+        store = store_for(bucket)
+        n_workers = max(1, workers or os.cpu_count() or 1)
+        log(f"xvaflow run {run_id}: workflow {DEFINITION} on {n_workers} worker processes, "
+            f"store {store_dir}")
+        _execute(store, bucket, path, run_id, overrides, n_workers, log, worker_task, sleep)
+        log_model(get_json(store, f"{prefix}spec.json")["model"], log)
+        document = get_json(store, f"{prefix}output/results.json")
+        document["run"]["workers"] = n_workers
+        # the whole command (input checks and copies included), not partitioning to aggregation
+        document["run"]["wall_seconds"] = round(time.perf_counter() - started, 3)
+        publish_outputs(out_dir, run_id, {
+            "results.json": json_bytes(document),
+            "exposure.csv": store.get_bytes(f"{prefix}output/exposure.csv"),
+            "diagnostics.json": json_bytes(get_json(store, f"{prefix}output/diagnostics.json"))})
+    log(f"  done in {document['run']['wall_seconds']:.1f}s")
+    return RunSummary(out_dir, document)
+
+
+def _execute(store: ObjectStore, bucket: str, path: str | Path, run_id: str,
+             overrides: dict[str, Any], n_workers: int, log: Callable[[str], None],
+             worker_task: Callable[[Mapping[str, Any]], int],
+             sleep: Callable[[float], None]) -> None:
+    """Copy the portfolio into the store and run the definition to its end.
+
+    Raises:
+        PipelineError: the execution did not succeed.
+    """
     source = f"inputs/{run_id}/"
     for name in PORTFOLIO_FILES:
         if (Path(path) / name).exists():
@@ -150,7 +187,6 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
                     "AggregateXVAResults", aggregate_stage, store),
                 FUNCTIONS["OptimiseFunctionArn"]: lambda_handler(
                     "RunXVAOptimization", optimise_stage, store)}
-    n_workers = max(1, workers or os.cpu_count() or 1)
     pool: Executor = ProcessPoolExecutor(max_workers=n_workers,
                                          mp_context=multiprocessing.get_context("fork"))
 
@@ -169,8 +205,6 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
             definition, {"arn:aws:states:::lambda:invoke": LambdaInvoke(handlers),
                          "arn:aws:states:::ecs:runTask.sync": EcsRunTaskSync(ecs)},
             item_reader=lambda spec: get_json(store, spec["Parameters"]["Key"]), sleep=sleep)
-        log(f"xvaflow run {run_id}: workflow {DEFINITION} on {n_workers} worker processes, "
-            f"store {store_dir}")
         execution = interpreter.run({"run_id": run_id, "input_prefix": source,
                                      "settings": overrides, "max_concurrency": n_workers},
                                     name=run_id)
@@ -179,19 +213,6 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
     if execution.status != "SUCCEEDED":
         raise PipelineError(f"run {run_id} {execution.status.lower()}: {execution.error}: "
                             f"{execution.cause}")
-    prefix = run_prefix(run_id)
-    log_model(get_json(store, f"{prefix}spec.json")["model"], log)
-    document = get_json(store, f"{prefix}output/results.json")
-    document["run"]["workers"] = n_workers
-    # the whole command (input checks and copies included), not just partitioning to aggregation
-    document["run"]["wall_seconds"] = round(time.perf_counter() - started, 3)
-    write_text_atomic(out_dir / "exposure.csv",
-                      store.get_bytes(f"{prefix}output/exposure.csv").decode())
-    write_json_atomic(out_dir / "diagnostics.json",
-                      get_json(store, f"{prefix}output/diagnostics.json"))
-    write_json_atomic(out_dir / "results.json", document)
-    log(f"  done in {document['run']['wall_seconds']:.1f}s")
-    return RunSummary(out_dir, document)
 
 
 def _partition(params: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ The stack (infra/, ``cdk deploy``) publishes two CloudFormation outputs, ``Bucke
   same name, so a run id is used once per state machine), with input
   ``{"run_id", "input_prefix", "settings", "max_concurrency"}``;
 - the outputs are ``runs/<run_id>/output/{results.json, exposure.csv, diagnostics.json}``,
-  downloaded only when the execution succeeded.
+  downloaded only when the execution succeeded, and published together into ``--out``.
 
 The boto3 clients are passed in (the command line makes them from the usual AWS configuration:
 profile, region, credentials), which is also how the tests point them at moto.
@@ -19,20 +19,18 @@ profile, region, credentials), which is also how the tests point them at moto.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from xvaflow.core.errors import PipelineError
+from xvaflow.pipeline.publish import OUTPUT_FILES, output_lock, publish_outputs
 from xvaflow.pipeline.stages import PORTFOLIO_FILES, run_prefix
 from xvaflow.pipeline.store import MissingObjectError, S3Store
-from xvaflow.report.results import write_text_atomic
 
-OUTPUT_FILES = ("exposure.csv", "diagnostics.json", "results.json")
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a Distributed Map's failed iteration
 
@@ -91,12 +89,6 @@ def find_deployment(cloudformation: Any, stack: str) -> Deployment:
         raise PipelineError(f"stack {stack!r} has no output {', '.join(missing)}: is it an "
                             "xvaflow pipeline stack, and has its deployment finished?")
     return Deployment(stack, outputs["BucketName"], outputs["StateMachineArn"])
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """A fresh run id: UTC time and 6 random hex digits, e.g. ``run-20261121T101500Z-3fa9c2``."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"run-{stamp}-{secrets.token_hex(3)}"
 
 
 def upload_inputs(s3: Any, deployment: Deployment, portfolio: str | Path, run_id: str) -> str:
@@ -204,15 +196,13 @@ def wait_for_run(sfn: Any, s3: Any, deployment: Deployment, run_id: str,
 
 def download_outputs(s3: Any, deployment: Deployment, run_id: str, out: str | Path
                      ) -> list[Path]:
-    """Copy a succeeded run's outputs into ``out``; return their paths."""
+    """Publish a succeeded run's outputs into ``out`` as one set, holding its lock (see
+    :mod:`xvaflow.pipeline.publish`); return their paths."""
     store = S3Store(deployment.bucket, s3)
     prefix = f"{run_prefix(run_id)}output/"
     try:
         blobs = {name: store.get_bytes(prefix + name) for name in OUTPUT_FILES}
     except MissingObjectError as exc:
         raise PipelineError(f"run {run_id!r} has no complete outputs: {exc}") from None
-    paths = []
-    for name in OUTPUT_FILES:  # results.json last: its presence means the rest is there
-        write_text_atomic(Path(out) / name, blobs[name].decode("utf-8"))
-        paths.append(Path(out) / name)
-    return paths
+    with output_lock(Path(out)):
+        return publish_outputs(Path(out), run_id, blobs)

@@ -1,16 +1,14 @@
 """results.json (CONTRACT.md, "Outputs"): writing the sections produced so far.
 
-Metrics that are not computed are ``null``, never 0. Files are written atomically (temporary
-file, then rename) so that a reader never sees a half-written result.
+Metrics that are not computed are ``null``, never 0. The commands publish the files as one set
+(:func:`xvaflow.pipeline.publish.publish_outputs`), so a reader never sees a half-written or
+mixed result.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from xvaflow.pricing.t0 import TradeValues
@@ -33,19 +31,6 @@ def _num(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON (no NaN: missing metrics are null) atomically."""
-    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+def json_bytes(document: dict[str, Any]) -> bytes:
+    """A JSON output file's content (no NaN: missing metrics are null)."""
+    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()

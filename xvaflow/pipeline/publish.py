@@ -1,0 +1,106 @@
+"""An output directory (``--out DIR``): run ids, its lock, and publishing a set of outputs.
+
+A command writes its outputs as one unit::
+
+    DIR/.lock                        held (flock) by the command writing DIR
+    DIR/.runs/<run_id>/              the set: results.json [, exposure.csv, diagnostics.json]
+    DIR/.current -> .runs/<run_id>   switched atomically to the new set
+    DIR/results.json -> .current/results.json    (likewise each name of the set)
+
+so a reader sees the whole previous set or the whole new one, never a mix; a command that
+fails before publishing leaves the previous set as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from xvaflow.core.errors import InputError, Problem
+
+OUTPUT_FILES = ("results.json", "exposure.csv", "diagnostics.json")
+RUNS, CURRENT, LOCK = ".runs", ".current", ".lock"
+
+
+def new_run_id(kind: str = "run", now: datetime | None = None) -> str:
+    """A fresh run id: ``kind``, UTC time and 6 random hex digits, e.g.
+    ``run-20261121T101500Z-3fa9c2`` (the random part keeps ids of one second apart)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{kind}-{stamp}-{secrets.token_hex(3)}"
+
+
+@contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir/.lock`` (created, with ``out_dir``, if needed) for the block.
+
+    Raises:
+        InputError: another command holds it (the lock is not waited for).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = out_dir / LOCK
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError([Problem("command line", None, None, f"--out {out_dir}: another "
+                                      f"xvaflow run is writing here (lock {lock})")]) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def publish_outputs(out_dir: Path, run_id: str, files: Mapping[str, bytes]) -> list[Path]:
+    """Publish ``files`` (name: content) as ``out_dir``'s output set; return the visible paths.
+
+    The set is written to ``.runs/<run_id>`` (``<run_id>~<hex>`` when that directory exists:
+    a republished id must not overwrite the live set), then ``.current`` is switched to it;
+    the visible names of the set link to ``.current``, those of no longer published names are
+    removed, and so are the older sets. Call it holding :func:`output_lock`.
+    """
+    runs = out_dir / RUNS
+    runs.mkdir(parents=True, exist_ok=True)
+    name = run_id if not (runs / run_id).exists() else f"{run_id}~{secrets.token_hex(3)}"
+    (runs / name).mkdir()
+    for file, data in files.items():
+        (runs / name / file).write_bytes(data)
+    for file in files:  # before the switch: a new name dangles (absent) until then
+        _link(out_dir / file, f"{CURRENT}/{file}")
+    _link(out_dir / CURRENT, f"{RUNS}/{name}")
+    for entry in out_dir.iterdir():
+        if entry.name not in files and _is_output(entry):
+            entry.unlink()
+    for entry in runs.iterdir():
+        if entry.name == name:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return [out_dir / file for file in files]
+
+
+def _link(path: Path, target: str) -> None:
+    """Make ``path`` the symlink ``-> target`` atomically (a temporary link renamed over it)."""
+    if path.is_symlink() and os.readlink(path) == target:
+        return
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _is_output(entry: Path) -> bool:
+    """A visible output: a link into ``.current``, or an output file of an older version."""
+    if entry.is_symlink():
+        return os.readlink(entry).startswith(f"{CURRENT}/")
+    return entry.name in OUTPUT_FILES and entry.is_file()
