@@ -67,7 +67,7 @@ TRADE_COLUMNS = (
     "start_date", "maturity_date", "fixed_rate", "fixed_frequency", "fixed_daycount",
     "float_index", "float_frequency", "float_spread", "float_daycount", "last_fixing",
     "buy_currency", "buy_amount", "sell_currency", "sell_amount", "expiry_date", "settlement",
-    "direction_underlying")
+    "direction_underlying", "underlying", "quantity", "strike", "option_type")
 CSA_HEADER = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
               "mpor_days", "currency", "im_model")
 
@@ -141,6 +141,8 @@ class PathRun:
         value: ``[dates, netting sets, paths]`` V (base currency, undeflated).
         collateral: ``[dates, netting sets, paths]`` C (base currency, undeflated).
         numeraire: ``[dates, paths]`` N.
+        interval_pos, interval_neg: as pos and neg for the interval portfolio (the flows paid
+            since the previous exposure date kept in their bank accounts).
         antithetic: whether paths 2k, 2k+1 are antithetic pairs.
     """
 
@@ -151,6 +153,8 @@ class PathRun:
     collateral: np.ndarray
     numeraire: np.ndarray
     antithetic: bool
+    interval_pos: np.ndarray
+    interval_neg: np.ndarray
 
     def epe(self) -> tuple[np.ndarray, np.ndarray]:
         """(mean, standard error) ``[dates, netting sets]`` of the deflated EPE per path."""
@@ -164,11 +168,11 @@ def run_with_paths(monkeypatch: pytest.MonkeyPatch, portfolio: Portfolio,
     original = ExposureProfile.add
 
     def spy(self: ExposureProfile, k: int, value: Any, collateral: Any, numeraire: Any,
-            first_path: int = 0) -> DateExposure:
-        out = original(self, k, value, collateral, numeraire, first_path)
-        recorded.append((np.asarray(out.pos * out.deflator[None, :]),
-                         np.asarray(out.neg * out.deflator[None, :]), np.array(value),
-                         np.array(collateral), np.array(numeraire)))
+            interval: Any = None, first_path: int = 0) -> tuple[DateExposure, DateExposure]:
+        out = original(self, k, value, collateral, numeraire, interval, first_path)
+        recorded.append((np.asarray(out[0].pos_deflated), np.asarray(out[0].neg_deflated),
+                         np.array(value), np.array(collateral), np.array(numeraire),
+                         np.asarray(out[1].pos_deflated), np.asarray(out[1].neg_deflated)))
         return out
 
     assert settings.path_chunk is None
@@ -177,8 +181,10 @@ def run_with_paths(monkeypatch: pytest.MonkeyPatch, portfolio: Portfolio,
         result = run_partition(portfolio, netting_sets, settings)
     finally:
         monkeypatch.setattr(ExposureProfile, "add", original)
-    pos, neg, value, collateral, numeraire = (np.stack(a) for a in zip(*recorded, strict=True))
-    return PathRun(result, pos, neg, value, collateral, numeraire, settings.antithetic)
+    pos, neg, value, collateral, numeraire, ipos, ineg = (np.stack(a) for a in zip(
+        *recorded, strict=True))
+    return PathRun(result, pos, neg, value, collateral, numeraire, settings.antithetic, ipos,
+                   ineg)
 
 
 def mean_and_stderr(samples: np.ndarray, antithetic: bool = False) -> tuple[Any, Any]:

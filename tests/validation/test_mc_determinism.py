@@ -68,7 +68,7 @@ def _read_outputs(out: Path) -> tuple[dict[str, Any], dict[tuple[str, str], list
         rows = list(csv.reader(fh))
     header = rows[0]
     assert header[:3] == ["netting_set_id", "date", "time"]
-    table = {(r[0], r[1]): [float(v) for v in r[2:]] for r in rows[1:]}
+    table = {(r[0], r[1]): [float(v) if v else math.nan for v in r[2:]] for r in rows[1:]}
     return doc, table
 
 

@@ -514,5 +514,10 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
             else:
                 value = "auto" if value.strip().lower() == "auto" else value.strip()
         updates[key] = value
-    return dataclasses.replace(cfg, **updates)
+    out = dataclasses.replace(cfg, **updates)
+    if out.antithetic and out.paths % 2 and ("paths" in updates or "antithetic" in updates):
+        log.add(file, None, "paths", f"must be even with antithetic variates (paths come in "
+                f"pairs), got {out.paths}")
+        return cfg
+    return out
 

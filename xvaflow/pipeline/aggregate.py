@@ -25,7 +25,7 @@ from xvaflow.xva.engine import PartitionResult
 
 EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
                     "pfe_99", "expected_collateral", "basel_ee",
-                    *(f"{m}_contribution" for m in METRICS))
+                    *(f"{m}_contribution" for m in METRICS), "epe_stderr", "ene_stderr")
 PORTFOLIO = "PORTFOLIO"
 
 
@@ -137,7 +137,8 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
     Besides CONTRACT.md's columns: ``basel_ee`` (undeflated EPE, the EEPE input) and the XVA
     term structure ``<metric>_contribution``, the term of the interval (t_{i-1}, t_i] in each
     metric (they sum over dates to the netting set's value in results.json; empty when the
-    metric is not computed).
+    metric is not computed), and ``epe_stderr``/``ene_stderr``, the Monte Carlo standard errors
+    of EPE and ENE (empty on PORTFOLIO rows: covariances across netting sets are not kept).
     """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -153,7 +154,8 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
                      for m in METRICS]
             w.writerow([ns, str(d), f"{t:.6f}", *(_fmt(v) for v in (
                 prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
-                prof.collateral[k, j], prof.basel_ee[k, j])), *terms])
+                prof.collateral[k, j], prof.basel_ee[k, j])), *terms,
+                _fmt(prof.epe_stderr[k, j]), _fmt(prof.ene_stderr[k, j])])
     total_path = sum(p.profile.portfolio_exposure for p in parts)
     pfe = upper_quantiles(np.asarray(total_path))  # quantiles over paths: [3, dates]
     for k, (d, t) in enumerate(zip(ref.dates, ref.times, strict=True)):
@@ -162,7 +164,7 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
         terms = [_fmt(sum(float(p.xva_by_date[m][k].sum()) for p in parts) / n)
                  if all(m in p.xva_by_date for p in parts) else "" for m in METRICS]
         w.writerow([PORTFOLIO, str(d), f"{t:.6f}", *(_fmt(v) for v in (
-            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms])
+            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms, "", ""])
     return buf.getvalue()
 
 

@@ -256,6 +256,7 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
     """Arrays and JSON metadata of a partition result (see :func:`partition_from_store`)."""
     p = r.profile
     arrays = {"epe": p.epe, "ene": p.ene, "basel_ee": p.basel_ee, "collateral": p.collateral,
+              "epe_stderr": p.epe_stderr, "ene_stderr": p.ene_stderr,
               "pfe": p.pfe, "portfolio_exposure": p.portfolio_exposure, "npv": r.npv,
               "eepe": r.eepe, "times": r.times}
     for m, (_, batches) in r.xva.items():  # totals: the sums of the terms by date
@@ -271,6 +272,7 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
                               arrays["basel_ee"], arrays["collateral"], arrays["pfe"],
                               arrays["portfolio_exposure"])
     profile.ee = profile.epe - profile.ene
+    profile.epe_stderr, profile.ene_stderr = arrays["epe_stderr"], arrays["ene_stderr"]
     return PartitionResult(
         netting_sets=list(meta["netting_sets"]),
         dates=np.array(meta["dates"], dtype="datetime64[D]"), times=arrays["times"],

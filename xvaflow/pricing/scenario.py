@@ -32,7 +32,11 @@ FX options (Garman-Kohlhagen) and equity forwards/options (Black-Scholes)
     exchange of the two amounts until settlement.
 
 Values are converted to the base currency with the simulated FX and summed per netting set.
-Cash flows paid on or before t are excluded (a flow paid exactly at a grid date is gone there).
+Cash flows paid on or before t are excluded (a flow paid exactly at a grid date is gone there);
+what they paid since the last exposure date is kept, per netting set, as the deflated value of
+each flow grown in its currency's bank account from its payment date (:attr:`cash`), so the
+engine can value the interval portfolio, the one that still holds those flows
+(:meth:`interval_values`, see :mod:`xvaflow.xva.integration`).
 """
 
 from __future__ import annotations
@@ -77,8 +81,12 @@ def _scatter(xp: Any, values: Any, rows: IntArray, n_rows: int) -> Any:
     """Sum rows of ``values`` ``[n, paths]`` into ``[n_rows, paths]`` by ``rows`` ``[n]``."""
     if values.shape[0] == 0:
         return xp.zeros((n_rows, values.shape[1]))
-    matrix = sp.csr_matrix((np.ones(rows.size), (rows, np.arange(rows.size))),
-                           shape=(n_rows, rows.size))
+    return _sparse_product(xp, sp.csr_matrix((np.ones(rows.size), (rows, np.arange(rows.size))),
+                                             shape=(n_rows, rows.size)), values)
+
+
+def _sparse_product(xp: Any, matrix: sp.csr_matrix, values: Any) -> Any:
+    """``matrix @ values`` for a host sparse matrix and backend ``values`` ``[n, paths]``."""
     if xp is np:
         return np.asarray(matrix @ values)
     import cupyx.scipy.sparse as csp  # the GPU path only
@@ -215,6 +223,9 @@ class ScenarioValuer:
                                   for i in self.eq.equity], dtype=np.int64)
         self.eq_ccy = ccy[self.eq.currency]
         self.eq_ns = ns_of_trade[self.eq.trade]
+        self.cash: Any = None
+        self.cash_paid = False
+        self.reset_cash()
 
     def _sw_setup(self) -> None:
         """Per swaption: coefficients of the underlying at expiry in y(T) (merged, padded; see
@@ -250,7 +261,135 @@ class ScenarioValuer:
                                                                      r.group[idx]))
         self._exercise_swaptions(t, state)
         self._exercise_fx_options(t, state)
+        self._pay(prev, t, step, state)
         self._prev_t = t
+
+    # ------------------------------------------------------------------------------------
+    # flows paid between exposure dates
+    # ------------------------------------------------------------------------------------
+    def reset_cash(self) -> None:
+        """Start a new interval: no flow paid since (call at every exposure date)."""
+        self.cash = self.xp.zeros((self.n_ns, self.scenario.n_paths))
+        self.cash_paid = False
+
+    def interval_values(self, values: Any, numeraire: Any) -> Any:
+        """Values ``[ns, paths]`` of the interval portfolio: ``values`` (after payments) plus
+        the flows paid since the last exposure date, each grown in its own currency's bank
+        account from its payment date and converted at the simulated FX."""
+        return values + self.cash * numeraire[None, :] if self.cash_paid else values
+
+    def _pay(self, prev: float, t: float, step: int, state: Any) -> None:
+        """Add the flows paid in (prev, t] to :attr:`cash`, deflated by the base numeraire at t.
+
+        A linear row paid at p adds a (realised amount) / N_c(p) units of currency c's bank
+        account (realised: 1 for a fixed row, N_c(e)/N_c(s) for an overnight one, 1/P_c(s, e)
+        for a term one, with the path's state at s, e, p from the scenario's bridge); options
+        pay their payoff at expiry or settlement (on the grid).
+        """
+        xp = self.xp
+        fx_all, _, bank_all = self._step_vars(t, state)
+        numeraire = bank_all[0]
+        for c, r in self.rows.items():
+            idx = np.flatnonzero((r.pay > prev) & (r.pay <= t) & (r.live_from < r.pay))
+            if idx.size == 0:
+                continue
+            keys = np.rec.fromarrays([r.kind[idx], r.start[idx], r.end[idx], r.pay[idx]])
+            uniq, key_of = np.unique(keys, return_inverse=True)
+            groups, group_of = np.unique(r.group[idx], return_inverse=True)
+            matrix = sp.csr_matrix((r.amount[idx], (group_of.ravel(), key_of.ravel())),
+                                   shape=(groups.size, uniq.size))
+            units = _sparse_product(xp, matrix, self._realised(c, uniq, step))
+            units *= (bank_all[c] * fx_all[c] / numeraire)[None, :]
+            self._add_group_cash(groups, units)
+        self._pay_swaptions(t, state, numeraire)
+        self._pay_fx_options(prev, t, state, numeraire)
+        self._pay_equity(prev, t, state, numeraire)
+
+    def _add_group_cash(self, groups: IntArray, values: Any) -> None:
+        """Add value groups' cash ``[groups, paths]`` (base, deflated) to their netting sets;
+        an underlying of a physical swaption pays only where it was exercised."""
+        xp = self.xp
+        own = groups < self.n_ns
+        if own.any():
+            _accumulate(xp, self.cash, values[np.flatnonzero(own)], groups[own])
+        if not own.all():
+            rows = np.flatnonzero(~own)
+            under = groups[rows] - self.n_ns
+            paid = values[rows] * self.exercised[under]
+            paid *= xp.asarray(self.sw_sign[self.phys[under]])[:, None]
+            _accumulate(xp, self.cash, paid, self.sw_ns[self.phys[under]])
+        self.cash_paid = True
+
+    def _realised(self, c: int, keys: np.ndarray, step: int) -> Any:
+        """Realised amount per unit of each (kind, s, e, p) row divided by N_c(p),
+        ``[keys, paths]``."""
+        xp, m = self.xp, self.model
+        kind, s, e, p = (np.asarray(keys[f"f{i}"]) for i in range(4))
+        dates = np.unique(np.r_[p, s[kind != FIXED], e[kind == OVERNIGHT]])
+        x, integral = self.scenario.pair_at(c, dates, step)
+        integral += xp.asarray(m.log_bank_drift(c, dates))[:, None]  # ln N_c at the dates
+        at = {float(d): i for i, d in enumerate(dates.tolist())}
+
+        def pick(arr: Any, when: FloatArray) -> Any:
+            return arr[np.array([at[float(d)] for d in when.tolist()], dtype=np.int64)]
+
+        out = -pick(integral, p)
+        on = np.flatnonzero(kind == OVERNIGHT)
+        if on.size:
+            out[on] += pick(integral, e[on]) - pick(integral, s[on])
+        term = np.flatnonzero(kind == TERM)
+        if term.size:
+            out[term] -= self._log_fixed_bond(c, s[term], e[term], pick(x, s[term]))
+        xp.exp(out, out=out)
+        return out
+
+    def _pay_swaptions(self, t: float, state: Any, numeraire: Any) -> None:
+        """Cash-settled swaptions expiring now pay sign max(underlying, 0)."""
+        due = np.flatnonzero(np.isclose(self.sw_expiry, t, rtol=0.0, atol=1e-9)
+                             & ~self.sw_physical)
+        if due.size == 0:
+            return
+        xp = self.xp
+        fx_all = self._step_vars(t, state)[0]
+        payoff = xp.stack([xp.maximum(self._underlying_value(int(i), t, state), 0.0)
+                           * (float(self.sw_sign[i]) * fx_all[int(self.sw_ccy[i])])
+                           for i in due])
+        payoff /= numeraire[None, :]
+        _accumulate(xp, self.cash, payoff, self.sw_ns[due])
+        self.cash_paid = True
+
+    def _pay_fx_options(self, prev: float, t: float, state: Any, numeraire: Any) -> None:
+        """Exercised FX options settling in (prev, t]: the two amounts change hands."""
+        o = self.fx
+        due = np.flatnonzero((o.pay_time > prev) & (o.pay_time <= t))
+        if due.size == 0:
+            return
+        xp = self.xp
+        buy, sell = self._fx_legs(t, state, due)  # bonds at t >= settlement are 1
+        buy -= sell
+        paid = xp.where(self.fx_exercised[due], buy, 0.0)
+        paid *= xp.asarray(o.sign[due])[:, None]
+        paid /= numeraire[None, :]
+        _accumulate(xp, self.cash, paid, self.fx_ns[due])
+        self.cash_paid = True
+
+    def _pay_equity(self, prev: float, t: float, state: Any, numeraire: Any) -> None:
+        """Equity forwards and options expiring in (prev, t] pay S - K, or the option payoff."""
+        e = self.eq
+        due = np.flatnonzero((e.expiry > prev) & (e.expiry <= t))
+        if due.size == 0:
+            return
+        xp, m = self.xp, self.model
+        spot = xp.stack([m.equity(int(self.eq_model[i]), t, state) for i in due])
+        spot -= xp.asarray(e.strike[due])[:, None]
+        kind = e.kind[due]
+        phi = xp.asarray(np.where(kind == EQ_FORWARD, 0.0, np.where(kind == EQ_CALL, 1.0, -1.0)))
+        payoff = xp.where((phi == 0.0)[:, None], spot, xp.maximum(phi[:, None] * spot, 0.0))
+        payoff *= xp.asarray(e.sign[due] * e.quantity[due])[:, None]
+        payoff *= self._spots(self.eq_ccy[due], t, state)
+        payoff /= numeraire[None, :]
+        _accumulate(xp, self.cash, payoff, self.eq_ns[due])
+        self.cash_paid = True
 
     def _at_fixings(self, c: int, s: FloatArray, step: int, which: int) -> Any:
         """x_c(s) (``which`` 0) or I_c(s) (1), ``[len(s), paths]``, interpolated once per
@@ -413,23 +552,29 @@ class ScenarioValuer:
                           y: Any) -> Any:
         """a P(t, T_pay) / P(s, e) for term rows fixed at s < t, ``[idx, paths]``."""
         xp, m = self.xp, self.model
-        a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
-        s, e = r.start[idx], r.end[idx]
         lk_p, b_p = m.bond_factors(c, t, r.pay[idx])
-        x_s = self._term_fixings(c, s, step)
-        b_se = bond_b(a, s, e)
-        curve = m.curves[c]
-        # ln P(s, e) = lk_se - B(s,e) (x(s) + c(s)); value = a exp(lk_p - B y_t - ln P(s, e)).
-        lk_se = (np.log(curve.discount(e)) - np.log(curve.discount(s))
-                 - 0.5 * b_se * b_se * state_variance(a, sigma, s)
-                 - b_se * forward_measure_shift(a, sigma, s))
-        out = x_s  # [rows, paths], reused in place
-        out *= xp.asarray(b_se)[:, None]
+        out = self._log_fixed_bond(c, r.start[idx], r.end[idx],
+                                   self._term_fixings(c, r.start[idx], step))
+        out *= -1.0  # value = a exp(lk_p - B(t, T_pay) y_t - ln P(s, e))
         out -= xp.asarray(b_p)[:, None] * y[None, :]
-        out += xp.asarray(lk_p - lk_se)[:, None]
+        out += xp.asarray(lk_p)[:, None]
         xp.exp(out, out=out)
         out *= xp.asarray(r.amount[idx])[:, None]
         return out
+
+    def _log_fixed_bond(self, c: int, s: FloatArray, e: FloatArray, x_s: Any) -> Any:
+        """ln P_c(s, e) ``[rows, paths]`` from the short-rate state x_c(s) ``[rows, paths]``:
+        lk_se - B(s, e) (x(s) + c(s)), written over ``x_s``."""
+        xp, m = self.xp, self.model
+        a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
+        b_se = bond_b(a, s, e)
+        curve = m.curves[c]
+        lk_se = (np.log(curve.discount(e)) - np.log(curve.discount(s))
+                 - 0.5 * b_se * b_se * state_variance(a, sigma, s)
+                 - b_se * forward_measure_shift(a, sigma, s))
+        x_s *= xp.asarray(-b_se)[:, None]
+        x_s += xp.asarray(lk_se)[:, None]
+        return x_s
 
     def _swaption_values(self, c: int, t: float, sw: IntArray, y: Any) -> Any:
         """sign P(t,T) g(mu) ``[sw, paths]`` for swaptions not yet expired."""
@@ -463,23 +608,29 @@ class ScenarioValuer:
         price *= xp.asarray(self.sw_sign[sw])[:, None]
         return price
 
-    def _exercise_swaptions(self, t: float, state: Any) -> None:
+    def _underlying_value(self, i: int, t: float, state: Any) -> Any:
+        """Value ``[paths]`` of swaption i's underlying at t (holder's side, its currency)."""
         xp, m = self.xp, self.model
+        c = int(self.sw_ccy[i])
+        f = self._sw_rows[i]
+        lk_p, b_p = m.bond_factors(c, t, f.pay_time)
+        proj = f.kind != FIXED
+        lk_s, b_s = m.bond_factors(c, t, np.where(proj, f.fix_start, t))
+        lk_e, b_e = m.bond_factors(c, t, np.where(proj, f.fix_end, t))
+        lk = lk_p + np.where(proj, lk_s - lk_e, 0.0)
+        beta = b_p + np.where(proj, b_s - b_e, 0.0)
+        y = m.shifted_state(c, t, state)
+        return xp.asarray(f.amount) @ xp.exp(xp.asarray(lk)[:, None]
+                                             - xp.asarray(beta)[:, None] * y[None, :])
+
+    def _exercise_swaptions(self, t: float, state: Any) -> None:
+        """Physical swaptions expiring now are exercised where the underlying is worth more than
+        zero to the holder."""
         due = np.flatnonzero(np.isclose(self.sw_expiry, t, rtol=0.0, atol=1e-9)
                              & self.sw_physical)
         for i in due:
-            c = int(self.sw_ccy[i])
-            f = self._sw_rows[i]
-            lk_p, b_p = m.bond_factors(c, t, f.pay_time)
-            proj = f.kind != FIXED
-            lk_s, b_s = m.bond_factors(c, t, np.where(proj, f.fix_start, t))
-            lk_e, b_e = m.bond_factors(c, t, np.where(proj, f.fix_end, t))
-            lk = lk_p + np.where(proj, lk_s - lk_e, 0.0)
-            beta = b_p + np.where(proj, b_s - b_e, 0.0)
-            y = m.shifted_state(c, t, state)
-            value = xp.asarray(f.amount) @ xp.exp(xp.asarray(lk)[:, None]
-                                                  - xp.asarray(beta)[:, None] * y[None, :])
-            self.exercised[self.sw_group[i] - self.n_ns] = value > 0.0
+            self.exercised[self.sw_group[i] - self.n_ns] = self._underlying_value(
+                int(i), t, state) > 0.0
 
     # ------------------------------------------------------------------------------------
     # FX and equity options

@@ -1,66 +1,86 @@
 """CVA, DVA, FCA and FBA from deflated exposures, with Monte Carlo standard errors.
 
-With exposure dates 0 = t_0 < t_1 < ... < t_n, counterparty survival S_C, own survival S_B,
-LGD = 1 - recovery, deflated exposures EPE(t_i) = E[max(V - C, 0)/N], ENE(t_i) = E[max(C - V,
-0)/N] and funding spreads s_b (borrow) and s_l (lend):
+With counterparty survival S_C (hazard h_C), own survival S_B (h_B), LGD = 1 - recovery,
+deflated exposures EPE(t) = E[max(V - C, 0)/N], ENE(t) = E[max(C - V, 0)/N] and funding
+spreads s_b (borrow) and s_l (lend), credit independent of exposure:
 
-    CVA = LGD_C sum_i EPE(t_i) (S_C(t_{i-1}) - S_C(t_i)) [S_B(t_{i-1}) when bilateral]
-    DVA = LGD_B sum_i ENE(t_i) (S_B(t_{i-1}) - S_B(t_i)) [S_C(t_{i-1}) when bilateral]
-    FCA = s_b sum_i EPE(t_i) S_C(t_{i-1}) S_B(t_{i-1}) (t_i - t_{i-1})
-    FBA = s_l sum_i ENE(t_i) S_C(t_{i-1}) S_B(t_{i-1}) (t_i - t_{i-1})
+    CVA = int_0^T EPE(t) LGD_C h_C(t) S_C(t) [S_B(t) when bilateral] dt
+    DVA = int_0^T ENE(t) LGD_B h_B(t) S_B(t) [S_C(t) when bilateral] dt
+    FCA = int_0^T EPE(t) s_b S_C(t) S_B(t) dt,   FBA = int_0^T ENE(t) s_l S_C(t) S_B(t) dt
 
-(credit independent of exposure; ORE's post-processor uses the same right-point rule). Each is
-a path functional X = sum_i w_i E_i(path); its standard error comes from batch means: the paths
-are cut into B equal contiguous batches (antithetic pairs stay together), and
-se = std(batch means) / sqrt(B). Batch sums add across partitions, which gives the standard
-errors of portfolio totals without keeping per-path values.
+integrated between exposure dates as :mod:`xvaflow.xva.integration` states (the exposure of the
+interval portfolio, flows paid at their mean payment time, a Gaussian-shape curvature term).
+ORE's post-processor uses the right-point rule instead, EPE(t_i) (S(t_{i-1}) - S(t_i)), and the
+borrowing-curve ratio for FCA (docs/conventions.md gives the differences).
+
+Each metric's linear part is a path functional X = sum_i (w_i E_i + w*_i E*_i); its standard
+error comes from batch means: the paths are cut into B equal contiguous batches (antithetic
+pairs stay together), and se = std(batch means) / sqrt(B). Batch sums add across partitions,
+which gives the standard errors of portfolio totals without keeping per-path values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from xvaflow.core.backend import array_namespace, to_numpy
 from xvaflow.core.dates import FloatArray
-from xvaflow.exposure.profile import DateExposure
+from xvaflow.exposure.profile import DateExposure, ExposureProfile
 from xvaflow.market.market import CreditSpec, Funding
+from xvaflow.xva.integration import Measure, curvature, interval_weights
 
 METRICS = ("cva", "dva", "fca", "fba")
+POSITIVE = ("cva", "fca")  # metrics of EPE; the others integrate ENE
 TARGET_BATCHES = 100
+
+
+def xva_measures(counterparties: Sequence[CreditSpec], own: CreditSpec | None,
+                 funding: Funding | None, bilateral: bool) -> dict[str, list[Measure]]:
+    """metric -> per netting set, the measure its exposure is integrated against (metrics that
+    cannot be computed, e.g. DVA without own credit, are absent)."""
+    out: dict[str, list[Measure]] = {"cva": [], "dva": [], "fca": [], "fba": []}
+    b = own.curve if own is not None else None
+    for c in counterparties:
+        out["cva"].append(Measure.build(1.0 - c.recovery, c.curve, (c.curve,) + (
+            (b,) if bilateral and b is not None else ())))
+        if own is not None and b is not None:
+            out["dva"].append(Measure.build(1.0 - own.recovery, b,
+                                            (b,) + ((c.curve,) if bilateral else ())))
+        if funding is not None:
+            joint = (c.curve,) + ((b,) if b is not None else ())
+            out["fca"].append(Measure.build(funding.borrow_spread, None, joint))
+            out["fba"].append(Measure.build(funding.lend_spread, None, joint))
+    return {k: v for k, v in out.items() if v}
 
 
 @dataclass(frozen=True)
 class XvaWeights:
-    """``[dates, netting sets]`` weights multiplying deflated EPE (cva, fca) or ENE (dva, fba)."""
+    """Per metric, ``[dates, netting sets]`` weights of the linear rule (see
+    :class:`~xvaflow.xva.integration.IntervalWeights`), the measures and the intervals' mean
+    payment times ``[dates, netting sets]``."""
 
-    cva: FloatArray
-    dva: FloatArray | None
-    fca: FloatArray | None
-    fba: FloatArray | None
+    left: dict[str, FloatArray]
+    right: dict[str, FloatArray]
+    paid: dict[str, FloatArray]
+    measures: dict[str, list[Measure]]
+    pay_mean: FloatArray
 
 
-def xva_weights(times: FloatArray, counterparties: Sequence[CreditSpec], own: CreditSpec | None,
-                funding: Funding | None, bilateral: bool) -> XvaWeights:
-    """Weights of the formulas above for exposure ``times`` ``[n]`` and netting sets' credits."""
-    t = np.r_[0.0, times]
-    dt = np.diff(t)
-    s_c = np.stack([c.curve.survival(t) for c in counterparties], axis=1)  # [n+1, ns]
-    lgd_c = np.array([1.0 - c.recovery for c in counterparties])
-    s_b = own.curve.survival(t)[:, None] if own is not None else np.ones((t.size, 1))
-    own_on = bilateral and own is not None
-    cva = lgd_c[None, :] * (s_c[:-1] - s_c[1:]) * (s_b[:-1] if own_on else 1.0)
-    dva = None
-    if own is not None:
-        dva = ((1.0 - own.recovery) * (s_b[:-1] - s_b[1:])
-               * (s_c[:-1] if bilateral else np.ones_like(s_c[:-1])))
-    fca = fba = None
-    if funding is not None:
-        joint = s_c[:-1] * s_b[:-1] * dt[:, None]
-        fca, fba = funding.borrow_spread * joint, funding.lend_spread * joint
-    return XvaWeights(cva, dva, fca, fba)
+def xva_weights(times: FloatArray, measures: dict[str, list[Measure]], pay_mean: FloatArray
+                ) -> XvaWeights:
+    """Weights for exposure ``times`` ``[n]`` and the intervals' mean payment times
+    ``pay_mean`` ``[n, ns]``."""
+    left, right, paid = {}, {}, {}
+    for m, per_ns in measures.items():
+        w = [interval_weights(times, mu, pay_mean[:, j]) for j, mu in enumerate(per_ns)]
+        left[m] = np.stack([x.left for x in w], axis=1)
+        right[m] = np.stack([x.right for x in w], axis=1)
+        paid[m] = np.stack([x.paid for x in w], axis=1)
+    return XvaWeights(left, right, paid, measures, pay_mean)
 
 
 def batch_layout(n_paths: int, antithetic: bool) -> tuple[int, int]:
@@ -74,11 +94,11 @@ def batch_layout(n_paths: int, antithetic: bool) -> tuple[int, int]:
 
 @dataclass
 class XvaAccumulator:
-    """Running sums of the four path functionals, per netting set.
+    """Running sums of the metrics' path functionals, per netting set.
 
     Attributes:
-        by_date: metric -> ``[dates, ns]`` sum over all paths of the term of each exposure date
-            (the term structure: w_i E_i of the interval (t_{i-1}, t_i]).
+        by_date: metric -> ``[dates, ns]`` sum over all paths of the term of each interval
+            (t_{i-1}, t_i] (the term structure).
         batches: metric -> ``[B, ns]`` sums over each batch.
     """
 
@@ -92,49 +112,86 @@ class XvaAccumulator:
     @classmethod
     def create(cls, weights: XvaWeights, n_paths: int, antithetic: bool) -> XvaAccumulator:
         b, m = batch_layout(n_paths, antithetic)
-        n_dates, n_ns = weights.cva.shape
-        active = [k for k in METRICS if getattr(weights, k) is not None]
-        return cls(weights, n_paths, b, m, {k: np.zeros((n_dates, n_ns)) for k in active},
-                   {k: np.zeros((b, n_ns)) for k in active})
+        shape = next(iter(weights.left.values())).shape
+        return cls(weights, n_paths, b, m, {k: np.zeros(shape) for k in weights.left},
+                   {k: np.zeros((b, shape[1])) for k in weights.left})
 
     @property
     def total(self) -> dict[str, FloatArray]:
         """metric -> ``[ns]`` sum over all paths (of the terms of every date)."""
         return {k: v.sum(axis=0) for k, v in self.by_date.items()}
 
-    def add(self, k: int, exposure: DateExposure, first_path: int = 0) -> None:
-        """Add exposure date ``k`` (deflated positive and negative exposures) of the paths
-        ``first_path ..``; batches are fixed ranges of global path indices, so any split of the
-        paths into chunks gives the same batch sums."""
+    def _add_constant(self, name: str, terms: FloatArray) -> None:
+        """Add to a metric terms ``[dates, ns]`` common to every path (today's exposure, the
+        curvature correction): they move every batch mean alike."""
+        self.by_date[name] += self.n_paths * terms
+        self.batches[name] += self.batch_size * terms.sum(axis=0)[None, :]
+
+    def add(self, k: int, exposure: DateExposure, interval: DateExposure,
+            first_path: int = 0) -> None:
+        """Add exposure date ``k`` of the paths ``first_path ..``: the exposure after the date's
+        payments (the next interval's start, and this interval after its payments) and the
+        interval portfolio's. Batches are fixed ranges of global path indices, so any split of
+        the paths into chunks gives the same batch sums."""
         xp = array_namespace(exposure.pos)
         n = exposure.pos.shape[1]
         ids = (first_path + np.arange(n)) // self.batch_size
         inside = np.flatnonzero(ids < self.n_batches)
-        sums = {}
         if inside.size:
             starts = np.flatnonzero(np.r_[True, ids[inside][1:] != ids[inside][:-1]])
             batch_ids = ids[inside][starts]
-        for side, values, total in (("pos", exposure.pos, exposure.pos_total),
-                                    ("neg", exposure.neg, exposure.neg_total)):
-            # Deflated path sums per batch, once per side; the metrics weight them per netting
-            # set (the weights are deterministic, so sum_k w_k E_k is linear in the E_k).
-            batch = None
-            if inside.size:
-                deflated = values[:, : inside.size] * exposure.deflator[None, : inside.size]
-                batch = to_numpy(xp.add.reduceat(deflated, xp.asarray(starts), axis=1)).T
-            sums[side] = (total, batch)
+
+        def batch(values: Any) -> Any:
+            return to_numpy(xp.add.reduceat(values[:, : inside.size], xp.asarray(starts),
+                                            axis=1)).T
+
+        sums: dict[tuple[str, bool], tuple[FloatArray, Any]] = {}
+        for positive in (True, False):
+            for which, e in (("post", exposure), ("interval", interval)):
+                values = e.pos_deflated if positive else e.neg_deflated
+                total = e.pos_total if positive else e.neg_total
+                key = (which, positive)
+                if which == "interval" and interval is exposure:
+                    sums[key] = sums[("post", positive)]
+                else:
+                    sums[key] = (total, batch(values) if inside.size else None)
+        w = self.weights
+        last = k + 1 == self.by_date[next(iter(self.by_date))].shape[0]
         for name in self.by_date:
-            w = getattr(self.weights, name)[k]
-            total, batch = sums["pos" if name in ("cva", "fca") else "neg"]
-            self.by_date[name][k] += w * total
-            if batch is not None:
-                self.batches[name][batch_ids] += w[None, :] * batch
+            positive = name in POSITIVE
+            post, post_b = sums[("post", positive)]
+            star, star_b = sums[("interval", positive)]
+            paid, right = w.paid[name][k], w.right[name][k]
+            nxt = np.zeros_like(paid) if last else w.left[name][k + 1]
+            self.by_date[name][k] += paid * post + right * star
+            if not last:
+                self.by_date[name][k + 1] += nxt * post
+            if post_b is not None:
+                self.batches[name][batch_ids] += ((paid + nxt)[None, :] * post_b
+                                                  + right[None, :] * star_b)
 
-    def results(self) -> dict[str, tuple[FloatArray, FloatArray]]:
-        """metric -> (mean ``[ns]``, standard error ``[ns]``)."""
-        return {k: (total / self.n_paths, batch_stderr(self.batches[k], self.batch_size))
-                for k, total in self.total.items()}
+    def add_today(self, value: FloatArray, collateral: FloatArray) -> None:
+        """The first interval's start: today's exposure, the same on every path."""
+        net = value - collateral
+        for name in self.by_date:
+            terms = np.zeros_like(self.by_date[name])
+            terms[0] = self.weights.left[name][0] * np.maximum(
+                net if name in POSITIVE else -net, 0.0)
+            self._add_constant(name, terms)
 
+    def add_curvature(self, times: FloatArray, profile: ExposureProfile, today: FloatArray
+                      ) -> None:
+        """Add every interval's curvature term from the finished profile's moments (today's
+        net exposure ``today`` ``[ns]`` starts the first interval with zero variance)."""
+        start_mean = np.vstack([today[None, :], profile.ee[:-1]])
+        start_var = np.vstack([np.zeros_like(today)[None, :], profile.net_var[:-1]])
+        for name in self.by_date:
+            sign = 1.0 if name in POSITIVE else -1.0
+            self._add_constant(name, np.stack([curvature(
+                times, mu, (sign * start_mean[:, j], start_var[:, j]),
+                (sign * profile.interval_mean[:, j], profile.interval_var[:, j]),
+                self.weights.pay_mean[:, j])
+                for j, mu in enumerate(self.weights.measures[name])], axis=1))
 
 def batch_stderr(batch_sums: FloatArray, batch_size: int) -> FloatArray:
     """Standard error of the mean from batch sums ``[B, ...]`` (NaN when B < 2)."""

@@ -29,10 +29,11 @@ from xvaflow.core.dates import DateArray, FloatArray, add_tenor, parse_tenor
 from xvaflow.exposure.collateral import CsaArrays, held_collateral, margin_call
 from xvaflow.exposure.profile import ExposureProfile, eepe
 from xvaflow.io.portfolio import Portfolio
+from xvaflow.market.market import Market
 from xvaflow.models.crossasset import CrossAssetModel, build_model
 from xvaflow.pricing.scenario import ScenarioValuer
 from xvaflow.pricing.t0 import price_t0
-from xvaflow.products.tables import CompiledPortfolio
+from xvaflow.products.tables import SETTLE_CASH, CompiledPortfolio
 from xvaflow.simulation.grid import (
     AUTO,
     TimeGrid,
@@ -41,7 +42,7 @@ from xvaflow.simulation.grid import (
     exposure_dates,
 )
 from xvaflow.simulation.scenario import Scenario
-from xvaflow.xva.adjustments import XvaAccumulator, xva_weights
+from xvaflow.xva.adjustments import XvaAccumulator, xva_measures, xva_weights
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,10 @@ def simulation_setup(portfolio: Portfolio, settings: RunSettings) -> tuple[Cross
     model = build_model(portfolio.market, [*c.currencies, *(a.currency for a in csas)],
                         c.equities)
     exposure = exposure_dates(settings.grid, portfolio.market.as_of, portfolio_end(portfolio))
-    product_times = np.r_[c.swaptions.expiry, c.fx_options.expiry]
+    # Exercise, settlement and payoff dates of options: on the grid, so that a path's
+    # decision and payment use its own state on that date.
+    product_times = np.r_[c.swaptions.expiry, c.fx_options.expiry, c.fx_options.pay_time,
+                          c.equity.expiry]
     mpors = {a.mpor_days for a in csas}
     grid = build_grid(portfolio.market.as_of, exposure, product_times, mpors,
                       portfolio.market.calendar(portfolio.market.base_currency))
@@ -191,19 +195,25 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     exposure_steps = grid.exposure_steps
     exposure_times = grid.times[exposure_steps]
     credit = [portfolio.credit[portfolio.netting_sets[n].counterparty_id] for n in ns_ids]
-    weights = xva_weights(exposure_times, credit, portfolio.market.own_credit,
-                          portfolio.market.funding, settings.bilateral)
+    trade_npv = price_t0(compiled, portfolio.market).npv_base
+    weights = xva_weights(exposure_times, xva_measures(
+        credit, portfolio.market.own_credit, portfolio.market.funding, settings.bilateral),
+        interval_pay_times(compiled, portfolio.market, ns_ids, exposure_times, trade_npv))
     chunk = min(settings.path_chunk or settings.paths, settings.paths)
+    if settings.antithetic:  # antithetic pairs stay in one chunk
+        chunk = max(2, chunk - chunk % 2)
     lag_calls: dict[int, list[tuple[int, np.ndarray]]] = {}
     for mpor, lags in grid.lags.items():
         rows = np.flatnonzero(csa.mpor_days == mpor)
         for k, step in enumerate(exposure_steps):
             lag_calls.setdefault(int(lags[step]), []).append((k, rows))
+    col = {n: i for i, n in enumerate(ns_ids)}
+    npv = np.bincount([col[compiled.netting_set_ids[i]] for i in compiled.netting_set],
+                      weights=trade_npv, minlength=len(ns_ids)).astype(float)
     part = _Partition(
-        portfolio, compiled, model, grid, ns_ids, _netting_set_npv(compiled, portfolio, ns_ids),
-        csa, settings,
+        portfolio, compiled, model, grid, ns_ids, npv, csa, settings,
         ExposureProfile.zeros(exposure_steps.size, len(ns_ids), settings.paths,
-                              chunked=chunk < settings.paths),
+                              chunked=chunk < settings.paths, antithetic=settings.antithetic),
         XvaAccumulator.create(weights, settings.paths, settings.antithetic), lag_calls)
     timings = {"setup": time.perf_counter() - started, "valuation": 0.0}
     chunks = range(0, settings.paths, chunk)
@@ -215,6 +225,9 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         timings["valuation"] += _run_chunk(part, first, min(chunk, settings.paths - first),
                                            report)
     part.profile.finish()
+    collateral = _today_collateral(npv, csa, model)
+    part.acc.add_today(npv, collateral)
+    part.acc.add_curvature(exposure_times, part.profile, npv - collateral)
     timings["total"] = time.perf_counter() - started
     acc = part.acc
     return PartitionResult(
@@ -246,38 +259,63 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
     def fx_all(step: Any) -> Any:  # base value of one unit of each currency, [C, paths]
         return xp.stack([model.fx(c, step.t, step.state) for c in range(model.n_ccy)])
 
+    # exposure index -> [(CSA rows, balance)] called on the interval portfolio (a lag date
+    # after the previous exposure date, with flows paid since)
+    interval_calls: dict[int, list[tuple[np.ndarray, Any]]] = {}
+    exposure_index = np.r_[-1, grid.exposure_steps]  # grid index of exposure date k - 1 at k
     k = 0
     value_time = 0.0
     for step in scenario.steps():
         valuer.advance(step.t, step.index, step.state)
-        calls = part.lag_calls.get(step.index - 1, [])  # grid index = step number - 1
-        is_exposure = bool(grid.exposure[step.index - 1])
-        if calls or is_exposure:
-            tick = time.perf_counter()
-            subset = None
-            if not is_exposure:  # a lag date: only the netting sets called now need values
-                subset = np.zeros(len(part.ns_ids), dtype=bool)
-                for _, rows in calls:
-                    subset[csa.column[rows]] = True
-            values = valuer.netting_set_values(step.t, step.index, step.state, subset)
-            value_time += time.perf_counter() - tick
-            for target, rows in calls:
-                if rows.size:
-                    fx_csa = fx_all(step)[csa.currency[rows]]
-                    new = margin_call(values[csa.column[rows]] / fx_csa, balance[rows], csa, rows)
-                    balance[rows] = new
-                    pending.setdefault(target, t0_balance.copy())[rows] = new
-            if is_exposure:
-                collateral = xp.zeros_like(values)
-                if len(csa):
-                    # A lag date on or before as_of means the call made on today's value.
-                    called = pending.pop(k, t0_balance)
-                    collateral[csa.column] = (held_collateral(called, csa)
-                                              * fx_all(step)[csa.currency])
-                exposure = part.profile.add(k, values, collateral,
-                                            model.numeraire(step.t, step.state), first)
-                part.acc.add(k, exposure, first)
-                k += 1
+        index = step.index - 1  # grid index = step number - 1
+        calls = part.lag_calls.get(index, [])
+        is_exposure = bool(grid.exposure[index])
+        if not (calls or is_exposure):
+            progress(step.index, len(grid))
+            continue
+        tick = time.perf_counter()
+        subset = None
+        if not is_exposure:  # a lag date: only the netting sets called now need values
+            subset = np.zeros(len(part.ns_ids), dtype=bool)
+            for _, rows in calls:
+                subset[csa.column[rows]] = True
+        values = valuer.netting_set_values(step.t, step.index, step.state, subset)
+        value_time += time.perf_counter() - tick
+        numeraire = model.numeraire(step.t, step.state)
+        for target, rows in calls:
+            if rows.size:
+                fx_csa = fx_all(step)[csa.currency[rows]]
+                prior = balance[rows]
+                new = margin_call(values[csa.column[rows]] / fx_csa, prior, csa, rows)
+                balance[rows] = new
+                pending.setdefault(target, t0_balance.copy())[rows] = new
+                if valuer.cash_paid and index > exposure_index[target]:
+                    star = valuer.interval_values(values, numeraire)[csa.column[rows]]
+                    interval_calls.setdefault(target, []).append(
+                        (rows, margin_call(star / fx_csa, prior, csa, rows)))
+        if is_exposure:
+            collateral = xp.zeros_like(values)
+            interval = None
+            star_calls = interval_calls.pop(k, [])
+            if len(csa):
+                # A lag date on or before as_of means the call made on today's value.
+                called = pending.pop(k, t0_balance)
+                fx_now = fx_all(step)[csa.currency]
+                collateral[csa.column] = held_collateral(called, csa) * fx_now
+            if valuer.cash_paid or star_calls:
+                interval_collateral = collateral
+                if star_calls:
+                    called = called.copy()
+                    for rows, new in star_calls:
+                        called[rows] = new
+                    interval_collateral = collateral.copy()
+                    interval_collateral[csa.column] = held_collateral(called, csa) * fx_now
+                interval = (valuer.interval_values(values, numeraire), interval_collateral)
+            exposure, interval_exposure = part.profile.add(k, values, collateral, numeraire,
+                                                           interval, first)
+            part.acc.add(k, exposure, interval_exposure, first)
+            valuer.reset_cash()
+            k += 1
         progress(step.index, len(grid))
     return value_time
 
@@ -292,11 +330,52 @@ def _eepe_window(portfolio: Portfolio, compiled: CompiledPortfolio, ns_ids: list
     return np.array([min(one_year, end[n]) for n in ns_ids])
 
 
-def _netting_set_npv(compiled: CompiledPortfolio, portfolio: Portfolio, ns_ids: list[str]
-                     ) -> FloatArray:
-    values = price_t0(compiled, portfolio.market).npv_base
-    col = {n: i for i, n in enumerate(ns_ids)}
-    out = np.zeros(len(ns_ids))
-    np.add.at(out, [col[compiled.netting_set_ids[i]] for i in compiled.netting_set], values)
+def _today_collateral(npv: FloatArray, csa: CsaArrays, model: CrossAssetModel) -> FloatArray:
+    """``[ns]`` collateral held today (base currency): the call on today's value."""
+    out = np.zeros(npv.size)
+    if len(csa):
+        value = (npv[csa.column] / model.fx_spot[csa.currency])[:, None]
+        balance = margin_call(value, np.zeros_like(value), csa)
+        out[csa.column] = held_collateral(balance, csa)[:, 0] * model.fx_spot[csa.currency]
     return out
 
+
+def interval_pay_times(compiled: CompiledPortfolio, market: Market, ns_ids: Sequence[str],
+                       times: FloatArray, trade_npv: FloatArray) -> FloatArray:
+    """``[dates, ns]`` |PV|-weighted mean time of the flows each netting set pays in each
+    interval (t_{k-1}, t_k] (t_k where it pays none): linear flows weighted by |amount| x
+    discount factor x FX spot, option payoffs (at expiry or settlement) by |t0 value|."""
+    col = {n: i for i, n in enumerate(ns_ids)}
+    ns_of_trade = np.array([col[compiled.netting_set_ids[i]] for i in compiled.netting_set],
+                           dtype=np.int64)
+    to_base = np.array([market.fx_to_base[c] for c in compiled.currencies])
+    trade, pay, weight = [], [], []
+    for f in (compiled.linear, compiled.swaption_flows):
+        if len(f):
+            df = np.empty(len(f))
+            for c in np.unique(f.currency):
+                rows = f.currency == c
+                df[rows] = market.discount(compiled.currencies[c], f.pay_time[rows])
+            trade.append(f.trade)
+            pay.append(f.pay_time)
+            weight.append(np.abs(f.amount) * df * to_base[f.currency])
+    sw = compiled.swaptions
+    cash = sw.settlement == SETTLE_CASH
+    for tr, when in ((sw.trade[cash], sw.expiry[cash]),
+                     (compiled.fx_options.trade, compiled.fx_options.pay_time),
+                     (compiled.equity.trade, compiled.equity.expiry)):
+        trade.append(tr)
+        pay.append(when)
+        weight.append(np.abs(trade_npv[tr]))
+    out = np.repeat(times[:, None], len(ns_ids), axis=1)
+    if not trade:
+        return out
+    tr, p, w = np.concatenate(trade), np.concatenate(pay), np.concatenate(weight)
+    k = np.searchsorted(times, p, side="left")
+    inside = (p > 0.0) & (k < times.size) & (w > 0.0)
+    tr, p, w, k = tr[inside], p[inside], w[inside], k[inside]
+    cells = (k, ns_of_trade[tr])
+    total, moment = np.zeros(out.shape), np.zeros(out.shape)
+    np.add.at(total, cells, w)
+    np.add.at(moment, cells, w * p)
+    return np.where(total > 0.0, moment / np.where(total > 0.0, total, 1.0), out)
