@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_bank.py [--counterparties 1000] [--trades 20000] [--paths 10000]
-                                    [--grid 1M:10Y] [--workers 2] [--partitions 2] [--seed 42]
+                                    [--grid auto] [--workers 2] [--partitions 2] [--seed 42]
                                     [--keep DIR]
 
 Generates the portfolio (timed apart), then runs the whole local workflow
@@ -38,7 +38,7 @@ def main() -> int:
     p.add_argument("--counterparties", type=int, default=1000)
     p.add_argument("--trades", type=int, default=20000)
     p.add_argument("--paths", type=int, default=10000)
-    p.add_argument("--grid", default="1M:10Y")
+    p.add_argument("--grid", default="auto")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--partitions", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)

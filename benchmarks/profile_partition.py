@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/profile_partition.py [--paths 2000] [--counterparties 1000]
-                                           [--trades 20000] [--grid 1M:10Y] [--top 25]
+                                           [--trades 20000] [--grid auto] [--top 25]
 
 Generates the bank portfolio (as bench_bank.py does), then runs
 :func:`xvaflow.xva.engine.run_partition` on all its netting sets in this process with one BLAS
@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--counterparties", type=int, default=1000)
     p.add_argument("--trades", type=int, default=20000)
     p.add_argument("--paths", type=int, default=2000)
-    p.add_argument("--grid", default="1M:10Y")
+    p.add_argument("--grid", default="auto")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()

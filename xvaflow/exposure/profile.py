@@ -98,14 +98,15 @@ def date_exposure(value: Any, collateral: Any, numeraire: Any, antithetic: bool 
     net *= deflator[None, :]
     pos_d, neg_d = pos * deflator[None, :], neg * deflator[None, :]
 
+    def squares(x: Any) -> FloatArray:  # row sums of squares without a temporary array
+        return to_numpy(xp.einsum("ij,ij->i", x, x))
+
     def unit_squares(x: Any) -> FloatArray:
-        units = 0.5 * (x[:, 0::2] + x[:, 1::2]) if antithetic else x
-        return to_numpy((units * units).sum(axis=1))
+        return squares(0.5 * (x[:, 0::2] + x[:, 1::2]) if antithetic else x)
 
     return DateExposure(pos, neg, pos_d, neg_d, to_numpy(pos_d.sum(axis=1)),
-                        to_numpy(neg_d.sum(axis=1)), to_numpy(net.sum(axis=1)),
-                        to_numpy((net * net).sum(axis=1)), unit_squares(pos_d),
-                        unit_squares(neg_d))
+                        to_numpy(neg_d.sum(axis=1)), to_numpy(net.sum(axis=1)), squares(net),
+                        unit_squares(pos_d), unit_squares(neg_d))
 
 
 @dataclass

@@ -6,8 +6,8 @@ Every XVA metric is an integral X = int_0^T E(t) dmu(t) of an expected deflated 
     rho(t) = g(t) exp(-Lambda(t)),    g, Lambda' piecewise constant between hazard pillars,
 
 e.g. CVA: g = LGD_C h_C, Lambda = H_C (+ H_B when bilateral); FCA: g = s_b, Lambda = H_C + H_B.
-The cumulative measure M(t) = mu((0, t]) is then exact in closed form on each piece:
-M(t) = M(tau_j) + g_j e^{-Lambda(tau_j)} (1 - e^{-lambda_j (t - tau_j)}) / lambda_j.
+The cumulative measure M(t) = mu((0, t]) and its integral are then exact in closed form on
+each piece: M(t) = M(tau_j) + g_j e^{-Lambda(tau_j)} (1 - e^{-lambda_j (t - tau_j)}) / lambda_j.
 
 Exposure is simulated at dates 0 = t_0 < t_1 < ... < t_n only. On the interval (a, b] =
 (t_{k-1}, t_k] the engine observes the exposure E_a of the portfolio left after a's payments,
@@ -60,6 +60,7 @@ class Measure:
         rate: ``[J]`` lambda_j = Lambda' on each piece (>= 0).
         log_start: ``[J]`` Lambda(tau_j).
         cum_start: ``[J]`` M(tau_j).
+        area_start: ``[J]`` int_0^{tau_j} M(u) du.
     """
 
     starts: FloatArray
@@ -67,6 +68,7 @@ class Measure:
     rate: FloatArray
     log_start: FloatArray
     cum_start: FloatArray
+    area_start: FloatArray
 
     @classmethod
     def build(cls, scale: float, density: HazardCurve | None,
@@ -82,7 +84,10 @@ class Measure:
         log_start = sum((c.cumulative_hazard(starts) for c in survival), np.zeros_like(starts))
         widths = np.diff(starts)
         pieces = g[:-1] * np.exp(-log_start[:-1]) * _expint(rate[:-1], widths)
-        return cls(starts, g, rate, log_start, np.r_[0.0, np.cumsum(pieces)])
+        cum = np.r_[0.0, np.cumsum(pieces)]
+        area = cum[:-1] * widths + g[:-1] * np.exp(-log_start[:-1]) * _expint2(rate[:-1],
+                                                                              widths)
+        return cls(starts, g, rate, log_start, cum, np.r_[0.0, np.cumsum(area)])
 
     def _piece(self, t: FloatArray) -> np.ndarray:
         return np.clip(np.searchsorted(self.starts, t, side="right") - 1, 0, None)
@@ -93,6 +98,15 @@ class Measure:
         j = self._piece(t)
         out: FloatArray = self.cum_start[j] + self.g[j] * np.exp(-self.log_start[j]) * _expint(
             self.rate[j], t - self.starts[j])
+        return out
+
+    def area(self, t: FloatArray) -> FloatArray:
+        """int_0^t M(u) du (exact)."""
+        t = np.asarray(t, dtype=float)
+        j = self._piece(t)
+        d = t - self.starts[j]
+        out: FloatArray = (self.area_start[j] + self.cum_start[j] * d + self.g[j]
+                           * np.exp(-self.log_start[j]) * _expint2(self.rate[j], d))
         return out
 
     def density(self, t: FloatArray) -> FloatArray:
@@ -110,6 +124,18 @@ def _expint(rate: FloatArray, width: FloatArray) -> FloatArray:
     small = rate * width < 1e-12
     safe = np.where(small, 1.0, rate)
     out: FloatArray = np.where(small, width, -np.expm1(-safe * width) / safe)
+    return out
+
+
+def _expint2(rate: FloatArray, width: FloatArray) -> FloatArray:
+    """int_0^w int_0^x e^{-lambda u} du dx = (lambda w + expm1(-lambda w)) / lambda^2 (a series
+    where lambda w is small: w^2/2 - lambda w^3/6 + lambda^2 w^4/24)."""
+    rate, width = np.asarray(rate, dtype=float), np.asarray(width, dtype=float)
+    x = rate * width
+    small = x < 1e-3
+    safe = np.where(small, 1.0, rate)
+    out: FloatArray = np.where(small, width * width * (0.5 - x / 6.0 + x * x / 24.0),
+                               (safe * width + np.expm1(-safe * width)) / (safe * safe))
     return out
 
 
@@ -134,14 +160,13 @@ def interval_weights(times: FloatArray, measure: Measure, pay_mean: FloatArray
     times ``pay_mean`` ``[n]`` (t_k where nothing is paid in the interval).
 
     With c = pbar_k: alpha_k = int_a^c (b-t)/(b-a) dmu, beta_k = int_a^c (t-a)/(b-a) dmu,
-    computed by parts, int_a^c (t - a) dM = (c - a) M(c) - int_a^c M(t) dt, and
+    exact by parts, int_a^c (t - a) dM = (c - a) M(c) - int_a^c M(t) dt, and
     paid_k = M(b) - M(c).
     """
     edges = np.r_[0.0, times]
     a, b = edges[:-1], edges[1:]
     c = np.clip(pay_mean, a, b)
-    nodes = a[:, None] + (c - a)[:, None] * _UNIT_X[None, :]
-    integral_m = (measure.cumulative(nodes) @ _UNIT_W) * (c - a)
+    integral_m = measure.area(c) - measure.area(a)
     m_a, m_c = measure.cumulative(a), measure.cumulative(c)
     beta = ((c - a) * m_c - integral_m) / (b - a)
     alpha = (m_c - m_a) - beta
