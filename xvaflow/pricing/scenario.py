@@ -269,7 +269,10 @@ class ScenarioValuer:
     # ------------------------------------------------------------------------------------
     def reset_cash(self) -> None:
         """Start a new interval: no flow paid since (call at every exposure date)."""
-        self.cash = self.xp.zeros((self.n_ns, self.scenario.n_paths))
+        if self.cash is None:
+            self.cash = self.xp.zeros((self.n_ns, self.scenario.n_paths))
+        elif self.cash_paid:
+            self.cash.fill(0.0)
         self.cash_paid = False
 
     def interval_values(self, values: Any, numeraire: Any) -> Any:

@@ -10,7 +10,11 @@ simulation -> pricing -> collateral -> exposure -> XVA, streamed one grid date a
 3. at a lag date, collateralised netting sets are valued and their margin call is made;
 4. at an exposure date, every netting set is valued, the collateral called at its lag date is
    applied, and profiles and XVA path sums are accumulated (:mod:`xvaflow.exposure.profile`,
-   :mod:`xvaflow.xva.adjustments`).
+   :mod:`xvaflow.xva.adjustments`), for the portfolio after the date's payments and for the
+   interval portfolio, which still holds the flows paid since the previous exposure date
+   (:mod:`xvaflow.xva.integration` integrates the two between dates);
+5. after the last chunk, today's exposure and the curvature terms (from the moments of all
+   paths) complete the XVA integrals.
 
 Memory stays O(paths x netting sets); the [dates x paths x netting sets] cube never exists.
 """
