@@ -346,6 +346,13 @@ class ScenarioValuer:
         xp.exp(out, out=out)
         return out
 
+    def _book(self, xp: Any, paid: Any, netting_sets: IntArray, numeraire: Any) -> None:
+        """Add payments ``[n, paths]`` (base currency, at t) to their netting sets' cash,
+        deflated by the numeraire at t (``paid`` is overwritten)."""
+        paid /= numeraire[None, :]
+        _accumulate(xp, self.cash, paid, netting_sets)
+        self.cash_paid = True
+
     def _pay_swaptions(self, t: float, state: Any, numeraire: Any) -> None:
         """Cash-settled swaptions expiring now pay sign max(underlying, 0)."""
         due = np.flatnonzero(np.isclose(self.sw_expiry, t, rtol=0.0, atol=1e-9)
@@ -357,9 +364,7 @@ class ScenarioValuer:
         payoff = xp.stack([xp.maximum(self._underlying_value(int(i), t, state), 0.0)
                            * (float(self.sw_sign[i]) * fx_all[int(self.sw_ccy[i])])
                            for i in due])
-        payoff /= numeraire[None, :]
-        _accumulate(xp, self.cash, payoff, self.sw_ns[due])
-        self.cash_paid = True
+        self._book(xp, payoff, self.sw_ns[due], numeraire)
 
     def _pay_fx_options(self, prev: float, t: float, state: Any, numeraire: Any) -> None:
         """Exercised FX options settling in (prev, t]: the two amounts change hands."""
@@ -372,9 +377,7 @@ class ScenarioValuer:
         buy -= sell
         paid = xp.where(self.fx_exercised[due], buy, 0.0)
         paid *= xp.asarray(o.sign[due])[:, None]
-        paid /= numeraire[None, :]
-        _accumulate(xp, self.cash, paid, self.fx_ns[due])
-        self.cash_paid = True
+        self._book(xp, paid, self.fx_ns[due], numeraire)
 
     def _pay_equity(self, prev: float, t: float, state: Any, numeraire: Any) -> None:
         """Equity forwards and options expiring in (prev, t] pay S - K, or the option payoff."""
@@ -390,9 +393,7 @@ class ScenarioValuer:
         payoff = xp.where((phi == 0.0)[:, None], spot, xp.maximum(phi[:, None] * spot, 0.0))
         payoff *= xp.asarray(e.sign[due] * e.quantity[due])[:, None]
         payoff *= self._spots(self.eq_ccy[due], t, state)
-        payoff /= numeraire[None, :]
-        _accumulate(xp, self.cash, payoff, self.eq_ns[due])
-        self.cash_paid = True
+        self._book(xp, payoff, self.eq_ns[due], numeraire)
 
     def _at_fixings(self, c: int, s: FloatArray, step: int, which: int) -> Any:
         """x_c(s) (``which`` 0) or I_c(s) (1), ``[len(s), paths]``, interpolated once per
