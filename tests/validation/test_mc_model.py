@@ -5,11 +5,12 @@ Three currencies (USD base, EUR, GBP: Hull-White each, the foreign ones with the
 USD, SX5E in EUR with its own quanto drift), correlated; market in ``mc_portfolios.MARKET``.
 
 1. Moments of the Hull-White state x_c and its integral I_c at every grid date: means (0 in the
-   base currency; mu B(0,t) and mu (t - B(0,t)) / a under the quanto drift mu), variances
+   base currency; int mu(u) e^{-a(t-u)} du and int mu(u) B(u,t) du under the quanto drift
+   mu(u), piecewise constant with the calibrated FX vol, integrated numerically), variances
    (``hull_white.state_variance``, ``CrossAssetModel.integral_variance``), Cov(x_c, I_c) =
    sigma^2 B(0,t)^2 / 2, and the cross-factor covariances the correlation drives
    (Cov(x_i, x_j) = rho sigma_i sigma_j (1 - e^{-(a_i + a_j) t}) / (a_i + a_j),
-   Cov(Z_i, Z_j) = rho s_i s_j t for the FX/equity log drivers).
+   Cov(Z_i, Z_j) = rho int_0^t s_i s_j du for the FX/equity log drivers).
 2. Martingales under the base measure: E[X_c(t) P_c(t,T) / N(t)] = X_c(0) P_c(0,T) for every
    currency (X = 1 for USD), every grid date and several T; E[X_c(t) S_e(t) / N(t)] =
    X_c(0) S_e(0) e^{-q_e t}.
@@ -30,6 +31,7 @@ the effect it is about (a missing quanto drift, a wrong bridge weight would fail
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,13 +84,31 @@ def _hw(ccy: str) -> tuple[float, float]:
     return float(p["mean_reversion"]), float(p["volatility"])
 
 
-def _quanto_drift(ccy: str) -> float:
-    """mu_f = -rho(IR_f, FX_f) sigma_f sigma_Xf (0 for the base currency)."""
+def _vol(model: CrossAssetModel, row: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The model's piecewise-constant (calibrated) vol ``row`` at times ``u``."""
+    return row[np.searchsorted(model.knots, u, side="right")]
+
+
+def _integral(f: Any, t: float) -> float:
+    """int_0^t f(u) du by the midpoint rule on 200,000 cells (f piecewise smooth)."""
+    u = (np.arange(200_000) + 0.5) * t / 200_000
+    return float(f(u).sum() * t / 200_000)
+
+
+def _drift_means(model: CrossAssetModel, ccy: str, t: float) -> tuple[float, float]:
+    """(E[x(t)], E[I(t)]) under the quanto drift mu(u) = -rho(IR_f, FX_f) sigma_f sigma_Xf(u)
+    (0 for the base currency): int mu(u) e^{-a(t-u)} du and int mu(u) B(u, t) du."""
     if ccy == "USD":
-        return 0.0
-    _, sigma = _hw(ccy)
-    pair = f"{ccy}USD"
-    return -_rho(f"IR_{ccy}", f"FX_{pair}") * sigma * float(MARKET["fx_vols"][pair])
+        return 0.0, 0.0
+    a, sigma = _hw(ccy)
+    c = model.currencies.index(ccy)
+    rho = _rho(f"IR_{ccy}", f"FX_{ccy}USD")
+
+    def mu(u: np.ndarray) -> np.ndarray:
+        return -rho * sigma * _vol(model, model.fx_vol[c], u)
+
+    return (_integral(lambda u: mu(u) * np.exp(-a * (t - u)), t),
+            _integral(lambda u: mu(u) * (1.0 - np.exp(-a * (t - u))) / a, t))
 
 
 def _b(a: float, t: float) -> float:
@@ -110,9 +130,8 @@ def test_state_and_integral_moments_match_closed_forms(model: CrossAssetModel) -
         y = states[k]
         for c, ccy in enumerate(ccys):
             a, sigma = _hw(ccy)
-            mu = _quanto_drift(ccy)
             x, integral = y[:, model.x_index(c)], y[:, model.i_index(c)]
-            mean_x, mean_i = mu * _b(a, t), mu * (t - _b(a, t)) / a
+            mean_x, mean_i = _drift_means(model, ccy, float(t))
             var_x = float(state_variance(a, sigma, t))
             var_i = float(model.integral_variance(c, t))
             cov_xi = 0.5 * sigma * sigma * _b(a, t) ** 2
@@ -123,27 +142,30 @@ def test_state_and_integral_moments_match_closed_forms(model: CrossAssetModel) -
                 (f"Var[I_{ccy}({t})]", (integral - mean_i) ** 2, var_i),
                 (f"Cov[x_{ccy}, I_{ccy}]({t})", (x - mean_x) * (integral - mean_i), cov_xi),
             ]
-            if mu != 0.0:
+            if ccy != "USD":
                 m_i, se_i = mean_and_stderr(integral)
                 no_drift_z = max(no_drift_z, abs(m_i) / se_i)
             for d in range(c + 1, len(ccys)):
                 a2, s2 = _hw(ccys[d])
-                x2 = y[:, model.x_index(d)] - _quanto_drift(ccys[d]) * _b(a2, t)
+                x2 = y[:, model.x_index(d)] - _drift_means(model, ccys[d], float(t))[0]
                 cov = (_rho(f"IR_{ccy}", f"IR_{ccys[d]}") * sigma * s2
                        * (1.0 - math.exp(-(a + a2) * t)) / (a + a2))
                 checks.append((f"Cov[x_{ccy}, x_{ccys[d]}]({t})", (x - mean_x) * x2, cov))
-        # log drivers of FX and equities: Z = s W, Var = s^2 t, Cov = rho s s' t; quanto
-        # drifts of the equities shift only their means (checked by the martingale test).
-        drivers = [(f"FX_{c}USD", model.fx_index(i), float(model.fx_vol[i]))
+        # log drivers of FX and equities: dZ = s(u) dW, Cov = rho int_0^t s s' du with the
+        # calibrated piecewise vols; quanto drifts of the equities shift only their means
+        # (checked by the martingale test).
+        drivers = [(f"FX_{c}USD", model.fx_index(i), model.fx_vol[i])
                    for i, c in enumerate(ccys) if i > 0]
-        drivers += [(f"EQ_{e}", model.eq_index(j), float(model.eq_vol[j]))
+        drivers += [(f"EQ_{e}", model.eq_index(j), model.eq_vol[j])
                     for j, e in enumerate(model.equities)]
         for i, (name_i, col_i, s_i) in enumerate(drivers):
             zi = y[:, col_i] - y[:, col_i].mean()
             for name_j, col_j, s_j in drivers[i:]:
                 zj = y[:, col_j] - y[:, col_j].mean()
                 rho = 1.0 if name_i == name_j else _rho(name_i, name_j)
-                checks.append((f"Cov[{name_i}, {name_j}]({t})", zi * zj, rho * s_i * s_j * t))
+                cov = rho * _integral(lambda u, a=s_i, b=s_j: _vol(model, a, u)
+                                      * _vol(model, b, u), float(t))
+                checks.append((f"Cov[{name_i}, {name_j}]({t})", zi * zj, cov))
     dev = Deviations("state moments", z_tolerance(len(checks)))
     for what, samples, exact in checks:
         m, se = mean_and_stderr(samples)
@@ -189,7 +211,9 @@ def test_deflated_assets_are_martingales(model: CrossAssetModel, market: Market)
             dev.check(m, exact, se, f"{name} t={t}")
             if c > 0:  # how far the SX5E quanto drift moves the mean, in s.e.
                 rho = _rho(f"EQ_{name}", f"FX_{ccys[c]}USD")
-                shift = exact * abs(math.expm1(-rho * spec["vol"] * float(model.fx_vol[c]) * t))
+                shift = exact * abs(math.expm1(-rho * _integral(
+                    lambda u, ve=model.eq_vol[e], vx=model.fx_vol[c]: _vol(model, ve, u)
+                    * _vol(model, vx, u), float(t))))
                 quanto_z = max(quanto_z, shift / se)
     dev.verify()
     assert quanto_z > 3.0 * dev.z, quanto_z  # a missing equity quanto drift would be seen

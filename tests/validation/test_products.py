@@ -63,7 +63,7 @@ from xvaflow.core.errors import ProblemLog
 from xvaflow.io.portfolio import load_portfolio
 from xvaflow.market.conventions import INDICES
 from xvaflow.market.curves import ZeroCurve
-from xvaflow.market.market import EquitySpec, HullWhiteParams, Market
+from xvaflow.market.market import EquitySpec, HullWhiteParams, Market, VolCurve
 from xvaflow.pricing.t0 import TradeValues, price_t0
 from xvaflow.products.records import (
     EquityTrade,
@@ -159,9 +159,9 @@ def make_env(seed: int) -> Env:
         calendars={c: Calendar(holidays[c], name=c) for c in CCYS},
         index_basis={name: float(rng.uniform(-0.002, 0.003)) for name, spec in INDICES.items()
                      if not spec.overnight},
-        fx_vols={p: float(rng.uniform(0.05, 0.25)) for p in FX_PAIRS},
+        fx_vols={p: _random_vols(rng, 0.05, 0.25) for p in FX_PAIRS},
         equities={name: EquitySpec(name, float(rng.uniform(1000, 40000)), ccy,
-                                   float(rng.uniform(0.0, 0.04)), float(rng.uniform(0.1, 0.4)))
+                                   float(rng.uniform(0.0, 0.04)), _random_vols(rng, 0.1, 0.4))
                   for name, ccy in EQUITIES.items()},
         hull_white={c: HullWhiteParams(float(rng.uniform(0.005, 0.1)),
                                        float(rng.uniform(0.003, 0.015))) for c in CCYS},
@@ -513,7 +513,30 @@ def random_fxopt(rng: np.random.Generator, env: Env, i: int) -> FxOptionTrade:
                          buy_amount, sell, sell_amount, expiry, 1 if rng.random() < 0.5 else -1)
 
 
-def _fx_vol(env: Env, buy: str, sell: str) -> float:
+def _random_vols(rng: np.random.Generator, low: float, high: float) -> VolCurve:
+    """Half the markets flat, half a term structure on whole-day pillars (6M, 2Y, 7Y) with
+    increasing total variance."""
+    if rng.random() < 0.5:
+        return VolCurve.flat(float(rng.uniform(low, high)))
+    times = np.array([182, 730, 2555]) / 365.0
+    while True:
+        vols = rng.uniform(low, high, 3)
+        if np.all(np.diff(vols * vols * times) > 0.0):
+            return VolCurve(tuple(times), tuple(float(v) for v in vols))
+
+
+def _ql_vols(env: Env, curve: VolCurve, calendar: ql.Calendar) -> ql.BlackVolTermStructure:
+    """QuantLib's BlackVarianceCurve (variance linear in time, flat vol beyond the last date)
+    on the same pillars; a flat curve as BlackConstantVol."""
+    if len(curve.times) == 1:
+        return ql.BlackConstantVol(env.today, calendar, curve.vols[0], ql.Actual365Fixed())
+    dates = [env.today + round(t * 365) for t in curve.times]
+    out = ql.BlackVarianceCurve(env.today, dates, list(curve.vols), ql.Actual365Fixed(), False)
+    out.enableExtrapolation()
+    return out
+
+
+def _fx_vol(env: Env, buy: str, sell: str) -> VolCurve:
     vols = env.market.fx_vols
     return vols[buy + sell] if buy + sell in vols else vols[sell + buy]
 
@@ -526,8 +549,8 @@ def ql_fxopt_npv(env: Env, o: FxOptionTrade) -> float:
     p_buy = env.curve[o.buy_currency].discount(pay)
     p_sell = env.curve[o.sell_currency].discount(pay)
     spot = env.fx(o.buy_currency) / env.fx(o.sell_currency)
-    t_exp = ql.Actual365Fixed().yearFraction(env.today, exp)
-    sd = _fx_vol(env, o.buy_currency, o.sell_currency) * math.sqrt(t_exp)
+    vols = _ql_vols(env, _fx_vol(env, o.buy_currency, o.sell_currency), env.cal[o.sell_currency])
+    sd = math.sqrt(vols.blackVariance(exp, 1.0))
     value = o.buy_amount * ql.blackFormula(ql.Option.Call, o.sell_amount / o.buy_amount,
                                            spot * p_buy / p_sell, sd, p_sell)
     return float(o.sign * value * env.fx(o.sell_currency) / env.fx(o.info.currency))
@@ -536,8 +559,7 @@ def ql_fxopt_npv(env: Env, o: FxOptionTrade) -> float:
 def ql_fxopt_gk_npv(env: Env, o: FxOptionTrade) -> float:
     """Garman-Kohlhagen ``VanillaOption`` + ``AnalyticEuropeanEngine`` (payment at expiry)."""
     spot = env.fx(o.buy_currency) / env.fx(o.sell_currency)
-    vol = ql.BlackConstantVol(env.today, env.cal[o.sell_currency],
-                              _fx_vol(env, o.buy_currency, o.sell_currency), ql.Actual365Fixed())
+    vol = _ql_vols(env, _fx_vol(env, o.buy_currency, o.sell_currency), env.cal[o.sell_currency])
     process = ql.GarmanKohlagenProcess(ql.QuoteHandle(ql.SimpleQuote(spot)),
                                        env.curve[o.buy_currency], env.curve[o.sell_currency],
                                        ql.BlackVolTermStructureHandle(vol))
@@ -590,8 +612,7 @@ def ql_equity_npv(env: Env, e: EquityTrade) -> float:
     if e.option_type is None:
         value = spec.spot * dividend.discount(exp) - e.strike * riskfree.discount(exp)
     else:
-        vol = ql.BlackConstantVol(env.today, env.cal[spec.currency], spec.vol,
-                                  ql.Actual365Fixed())
+        vol = _ql_vols(env, spec.vol, env.cal[spec.currency])
         process = ql.BlackScholesMertonProcess(ql.QuoteHandle(ql.SimpleQuote(spec.spot)),
                                                dividend, riskfree,
                                                ql.BlackVolTermStructureHandle(vol))
@@ -946,7 +967,7 @@ FILE_MARKET: dict[str, Any] = {
     "fx_spots": {"EURUSD": 1.0815},
     "fx_vols": {"EURUSD": 0.0735},
     "equities": {"SPX": {"spot": 5912.5, "currency": "USD", "dividend_yield": 0.0131,
-                         "vol": 0.183}},
+                         "vol": {"6M": 0.195, "2Y": 0.183, "5Y": 0.179}}},
     "hull_white": {"EUR": {"mean_reversion": 0.025, "volatility": 0.0081}},
 }
 

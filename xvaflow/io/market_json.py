@@ -38,6 +38,7 @@ from xvaflow.market.market import (
     HullWhiteParams,
     Market,
     SwaptionVolGrid,
+    VolCurve,
 )
 
 MARKET_FILE = "market.json"
@@ -155,8 +156,8 @@ def market_from_json(raw: Any, log: ProblemLog, file: str = MARKET_FILE) -> Mark
         fx_to_base=fx_to_base,
         calendars=calendars,
         index_basis=_index_basis(j, doc.get("index_basis", {})),
-        fx_vols=_fx_vols(j, doc.get("fx_vols", {})),
-        equities=_equities(j, doc.get("equities", {})),
+        fx_vols=_fx_vols(j, doc.get("fx_vols", {}), as_of),
+        equities=_equities(j, doc.get("equities", {}), as_of),
         swaption_vols=_swaption_vols(j, doc.get("swaption_vols", {})),
         hull_white=_hull_white(j, doc.get("hull_white", {})),
         correlations=_correlations(j, doc.get("correlations", {})),
@@ -320,18 +321,51 @@ def _index_basis(j: _Json, raw: Any) -> dict[str, float]:
     return out
 
 
-def _fx_vols(j: _Json, raw: Any) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _vol_curve(j: _Json, raw: Any, path: str, as_of: _dt.date) -> VolCurve | None:
+    """A vol: a number (flat) or an object tenor -> vol (total variance linear between the
+    pillars, flat vol outside; the total variance must not decrease)."""
+    if not isinstance(raw, dict):
+        v = j.number(raw, path, positive=True, upper=5.0)
+        return None if v is None else VolCurve.flat(v)
+    if not raw:
+        j.problem(path, "needs at least one tenor")
+        return None
+    pillars: list[tuple[float, float, str]] = []
+    for tenor_text, value in raw.items():
+        tenor = j.parsed(tenor_text, f"{path}.{tenor_text}", parse_tenor)
+        v = j.number(value, f"{path}.{tenor_text}", positive=True, upper=5.0)
+        if tenor is None or v is None:
+            return None
+        t = float(year_fraction_365(as_of, add_tenor(np.datetime64(as_of, "D"), tenor)))
+        pillars.append((t, v, tenor_text))
+    pillars.sort()
+    ok = True
+    for (ta, va, a), (tb, vb, b) in itertools.pairwise(pillars):
+        if tb <= ta:
+            j.problem(f"{path}.{b}", f"tenor {b} falls on the same date as {a}")
+            ok = False
+        elif vb * vb * tb < va * va * ta:
+            j.problem(f"{path}.{b}", f"total variance vol^2 T decreases from {a} "
+                      f"({va * va * ta:.6g}) to {b} ({vb * vb * tb:.6g}): negative forward "
+                      "variance (calendar arbitrage)")
+            ok = False
+    if not ok:
+        return None
+    return VolCurve(tuple(p[0] for p in pillars), tuple(p[1] for p in pillars))
+
+
+def _fx_vols(j: _Json, raw: Any, as_of: _dt.date) -> dict[str, VolCurve]:
+    out: dict[str, VolCurve] = {}
     for pair, value in (j.obj(raw, "fx_vols") or {}).items():
         path = f"fx_vols.{pair}"
         legs = j.parsed(pair, path, split_pair)
-        v = j.number(value, path, positive=True, upper=5.0)
+        v = _vol_curve(j, value, path, as_of)
         if legs is not None and v is not None:
             out[legs[0] + legs[1]] = v
     return out
 
 
-def _equities(j: _Json, raw: Any) -> dict[str, EquitySpec]:
+def _equities(j: _Json, raw: Any, as_of: _dt.date) -> dict[str, EquitySpec]:
     out: dict[str, EquitySpec] = {}
     for name, spec in (j.obj(raw, "equities") or {}).items():
         path = f"equities.{name}"
@@ -341,7 +375,7 @@ def _equities(j: _Json, raw: Any) -> dict[str, EquitySpec]:
         ccy = j.currency(obj.get("currency"), f"{path}.currency")
         q = j.number(obj.get("dividend_yield", 0.0), f"{path}.dividend_yield", lower=-0.5,
                      upper=0.5)
-        vol = j.number(obj.get("vol"), f"{path}.vol", positive=True, upper=5.0)
+        vol = _vol_curve(j, obj.get("vol"), f"{path}.vol", as_of)
         if None not in (spot, ccy, q, vol):
             out[name] = EquitySpec(name, spot, ccy, q, vol)  # type: ignore[arg-type]
     return out

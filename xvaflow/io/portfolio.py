@@ -368,7 +368,7 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
                 f"{t.info.currency} to calibrate them")
         if isinstance(t, FxOptionTrade) and len(log.problems) == problems_before:
             try:
-                market.fx_vol(t.buy_currency + t.sell_currency)
+                market.fx_vol(t.buy_currency + t.sell_currency, 1.0)
             except MissingMarketDataError as exc:
                 bad("buy_currency", str(exc))
         for leg in _float_legs(t):
@@ -407,7 +407,7 @@ def simulation_problems(pf: Portfolio) -> list[Problem]:
                                f"volatility) or swaption_vols.{c} to calibrate them"))
         if c != base:
             try:
-                market.fx_vol(c + base)
+                market.fx_vol(c + base, 1.0)
             except MissingMarketDataError:
                 out.append(Problem(MARKET_FILE, None, f"fx_vols.{c}{base}",
                                    f"simulating {c} needs the FX vol of {c}{base} (or {base}{c})"))

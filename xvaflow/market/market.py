@@ -5,19 +5,21 @@ quoted against the base currency (either orientation); a cross rate goes through
 X/Y = (X in base) / (Y in base). Forwards follow covered interest parity on the two currencies'
 curves: F_XY(T) = S_XY P_X(T) / P_Y(T).
 
-FX volatility of a pair is taken as quoted (or from the inverse pair, same number). A cross
-without a quote is derived from the two base pairs and their correlation rho (from
-``correlations`` as ``FX_XB:FX_YB``):
+FX and equity volatilities are implied lognormal vols by expiry (:class:`VolCurve`: a scalar
+is a flat term structure). FX volatility of a pair is taken as quoted (or from the inverse pair,
+same number). A cross without a quote is derived, expiry by expiry, from the two base pairs and
+their correlation rho (from ``correlations`` as ``FX_XB:FX_YB``):
 sigma_XY^2 = sigma_XB^2 + sigma_YB^2 - 2 rho sigma_XB sigma_YB.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from xvaflow.core.calendar import WEEKENDS, Calendar
 from xvaflow.core.dates import Tenor
@@ -32,15 +34,54 @@ class MissingMarketDataError(KeyError):
         return str(self.args[0]) if self.args else "missing market data"
 
 
+@dataclass(frozen=True)
+class VolCurve:
+    """Implied lognormal volatility by expiry.
+
+    Total variance w(T) = sigma(T)^2 T is linear in T between pillars (the usual interpolation:
+    forward variance constant between pillars), with the vol flat before the first pillar and
+    after the last. A scalar vol is one pillar: a flat term structure.
+
+    Attributes:
+        times: ``[n]`` pillar times (ACT/365F years from as_of), increasing, > 0.
+        vols: ``[n]`` implied vols at the pillars (decimal).
+    """
+
+    times: tuple[float, ...]
+    vols: tuple[float, ...]
+
+    @classmethod
+    def flat(cls, vol: float) -> VolCurve:
+        return cls((1.0,), (float(vol),))
+
+    def total_variance(self, t: Any) -> Any:
+        """w(t) = sigma(t)^2 t for times ``t`` (scalar or ``[n]``)."""
+        tt = np.asarray(t, dtype=np.float64)
+        times, vols = np.asarray(self.times), np.asarray(self.vols)
+        w = vols * vols * times
+        inside = np.interp(tt, times, w)
+        out = np.where(tt <= times[0], vols[0] ** 2 * tt,
+                       np.where(tt >= times[-1], vols[-1] ** 2 * tt, inside))
+        return out if out.ndim else float(out)
+
+    def vol(self, t: Any) -> Any:
+        """sigma(t) = sqrt(w(t) / t) (the first pillar's vol at t = 0)."""
+        tt = np.asarray(t, dtype=np.float64)
+        safe = np.maximum(tt, 1e-12)
+        out = np.where(tt <= self.times[0], self.vols[0],
+                       np.sqrt(np.asarray(self.total_variance(safe)) / safe))
+        return out if out.ndim else float(out)
+
+
 @dataclass(frozen=True, slots=True)
 class EquitySpec:
-    """An equity index: spot (in ``currency``), continuous dividend yield, Black-Scholes vol."""
+    """An equity index: spot (in ``currency``), continuous dividend yield, implied vols."""
 
     name: str
     spot: float
     currency: str
     dividend_yield: float
-    vol: float
+    vol: VolCurve
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +128,7 @@ class Market:
         fx_to_base: currency -> value of one unit in base currency (base -> 1.0).
         calendars: currency -> holiday calendar (weekends only when absent).
         index_basis: term index -> additive basis on its forward rate (decimal).
-        fx_vols: pair as quoted -> lognormal vol.
+        fx_vols: pair as quoted -> implied lognormal vols by expiry.
         equities: name -> spec.
         swaption_vols: currency -> normal vol grid.
         hull_white: currency -> HW parameters.
@@ -102,7 +143,7 @@ class Market:
     fx_to_base: Mapping[str, float]
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
     index_basis: Mapping[str, float] = field(default_factory=dict)
-    fx_vols: Mapping[str, float] = field(default_factory=dict)
+    fx_vols: Mapping[str, VolCurve] = field(default_factory=dict)
     equities: Mapping[str, EquitySpec] = field(default_factory=dict)
     swaption_vols: Mapping[str, SwaptionVolGrid] = field(default_factory=dict)
     hull_white: Mapping[str, HullWhiteParams] = field(default_factory=dict)
@@ -151,12 +192,13 @@ class Market:
         key = (a, b) if a < b else (b, a)
         return self.correlations.get(key)
 
-    def fx_vol(self, pair: str) -> float:
-        """Lognormal vol of ``pair`` (quoted, inverse-quoted, or a cross through the base)."""
+    def fx_vol(self, pair: str, t: Any) -> Any:
+        """Implied lognormal vol of ``pair`` for expiry ``t`` (scalar or ``[n]``): quoted,
+        inverse-quoted, or a cross through the base."""
         foreign, domestic = split_pair(pair)
         direct = self.fx_vols.get(foreign + domestic, self.fx_vols.get(domestic + foreign))
         if direct is not None:
-            return direct
+            return direct.vol(t)
         base = self.base_currency
         if base in (foreign, domestic):
             raise MissingMarketDataError(f"market.json fx_vols has no vol for {pair}")
@@ -177,8 +219,9 @@ class Market:
         # Both legs quoted as CCY/base or base/CCY: flip the sign of rho for each inverted leg.
         sign = (1 if legs[0].startswith(foreign) else -1) * (1 if legs[1].startswith(domestic)
                                                              else -1)
-        s1, s2 = self.fx_vols[legs[0]], self.fx_vols[legs[1]]
-        return math.sqrt(max(s1 * s1 + s2 * s2 - 2.0 * sign * rho * s1 * s2, 0.0))
+        s1, s2 = self.fx_vols[legs[0]].vol(t), self.fx_vols[legs[1]].vol(t)
+        out = np.sqrt(np.maximum(s1 * s1 + s2 * s2 - 2.0 * sign * rho * s1 * s2, 0.0))
+        return out if out.ndim else float(out)
 
     # -- equities -----------------------------------------------------------
     def equity(self, name: str) -> EquitySpec:

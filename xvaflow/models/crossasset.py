@@ -5,11 +5,14 @@ Factors (one Brownian motion each, correlated by the repaired matrix rho):
 - per currency c, Hull-White 1F: r_c = x_c + phi_c(t), dx_c = (-a_c x_c + mu_c) dt + sigma_c dW_c,
   x_c(0) = 0; mu_c = 0 for the base currency and the quanto drift
   mu_f = -rho(IR_f, FX_f) sigma_f sigma_Xf for a foreign one;
-- per foreign currency f, lognormal FX X_f (base units per unit of f) with vol sigma_Xf:
-  X_f(t) = X_f(0) N_d(t) / N_f(t) exp(Z_f(t) - sigma_Xf^2 t / 2), Z_f = sigma_Xf W_Xf;
+- per foreign currency f, lognormal FX X_f (base units per unit of f) with vol sigma_Xf(t):
+  X_f(t) = X_f(0) N_d(t) / N_f(t) exp(Z_f(t) - int_0^t sigma_Xf^2 / 2), dZ_f = sigma_Xf dW_Xf;
 - per equity e in currency c, GBM with dividend yield q_e:
-  S_e(t) = S_e(0) exp(-q_e t) N_c(t) exp(Z_e(t) - sigma_e^2 t / 2), Z_e = sigma_e W_e (+ the
-  quanto drift -rho(EQ_e, FX_c) sigma_e sigma_Xc when c is foreign);
+  S_e(t) = S_e(0) exp(-q_e t) N_c(t) exp(Z_e(t) - int_0^t sigma_e^2 / 2), dZ_e = sigma_e dW_e
+  (+ the quanto drift -rho(EQ_e, FX_c) sigma_e sigma_Xc dt when c is foreign);
+- the FX and equity vols are piecewise constant between fixed knots, calibrated so that the
+  model reproduces the input implied vols under the stochastic rates
+  (:mod:`xvaflow.models.volatility`);
 - bank accounts N_c(t) = exp(I_c(t) + Phi_c(t)), I_c = int_0^t x_c, with the deterministic
   Phi_c(t) = -ln P_c(0, t) + Var[I_c(t)] / 2 fitting each initial curve exactly
   (Var[I_c(t)] = sigma^2/a^2 (t - 2 B(0,t) + (1 - e^{-2at})/(2a)));
@@ -17,17 +20,21 @@ Factors (one Brownian motion each, correlated by the repaired matrix rho):
   (:mod:`xvaflow.models.hull_white`).
 
 The state Y = [x (C), I (C), Z_fx (C-1), Z_eq (E)] follows the linear SDE dY = (A Y + b) dt +
-G dW with constant coefficients, so its transition over any step is exactly Gaussian:
-Y(t+h) = e^{Ah} Y(t) + m(h) + L(h) eps, with e^{Ah}, m and the covariance Q(h) = int_0^h e^{Au}
-G rho G^T e^{A^T u} du from one matrix exponential (C. Van Loan, "Computing integrals involving
-the matrix exponential", IEEE TAC 23, 1978). Discounted bonds of every currency, converted at
-the simulated FX, and discounted equities are martingales by construction; the tests check it.
+G dW with coefficients constant between knots, so its transition over any interval is exactly
+Gaussian: over a piece of length h, Y(t+h) = e^{Ah} Y(t) + m(h) + L(h) eps, with e^{Ah}, m and
+the covariance Q(h) = int_0^h e^{Au} G rho G^T e^{A^T u} du from one matrix exponential
+(C. Van Loan, "Computing integrals involving the matrix exponential", IEEE TAC 23, 1978), and
+pieces compose (M = M2 M1, m = M2 m1 + m2, Q = M2 Q1 M2^T + Q2). Discounted bonds of every
+currency, converted at the simulated FX, and discounted equities are martingales by
+construction; the tests check it.
 
 Reference for the measure changes: D. Brigo, F. Mercurio (2006), chapter 12 (quanto adjustments).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,18 +45,21 @@ from scipy.linalg import expm
 from xvaflow.core.backend import array_namespace
 from xvaflow.core.dates import FloatArray
 from xvaflow.market.curves import ZeroCurve
-from xvaflow.market.market import Market, MissingMarketDataError
+from xvaflow.market.market import Market, MissingMarketDataError, VolCurve
 from xvaflow.models.calibration import CalibrationReport, hull_white_for
 from xvaflow.models.correlation import assemble, is_valid, nearest_correlation
 from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
+from xvaflow.models.volatility import Loading, VolFit, calibrate, vol_knots
 
 
 @dataclass(frozen=True)
 class Transition:
-    """One exact step of length h: Y' = M Y + m + L eps (``[D, D]``, ``[D]``, ``[D, K]``)."""
+    """The exact step from t1 to t2: Y(t2) = M Y(t1) + m + L eps (``[D, D]``, ``[D]``,
+    ``[D, D]``), covariance Q = L L^T (``[D, D]``)."""
 
     matrix: FloatArray
     mean: FloatArray
+    covariance: FloatArray
     loading: FloatArray
 
 
@@ -63,15 +73,18 @@ class CrossAssetModel:
         mean_reversion, volatility: ``[C]`` Hull-White a_c, sigma_c.
         curves: ``[C]`` initial OIS curves.
         fx_spot: ``[C]`` value of one unit in base currency today (1 for the base).
-        fx_vol: ``[C]`` lognormal FX vols (0 for the base).
-        equities: ``[E]`` equity names; eq_spot, eq_dividend, eq_vol ``[E]``; eq_currency ``[E]``
-            index into ``currencies``.
+        knots: ``[J]`` times where the FX and equity vols may change; piece j is
+            [knots[j-1], knots[j]) (knots[-1] = 0), the last piece open-ended.
+        fx_vol: ``[C, J+1]`` lognormal FX vols per piece (0 for the base).
+        equities: ``[E]`` equity names; eq_spot, eq_dividend ``[E]``, eq_vol ``[E, J+1]``;
+            eq_currency ``[E]`` index into ``currencies``.
         factor_names: ``[K]`` names of the Brownian factors (IR_c, FX_c, EQ_e).
         correlation: ``[K, K]`` the correlation used (repaired when the input was invalid).
         repaired: whether the input correlation had to be repaired.
         input_correlation: ``[K, K]`` as assembled from market.json.
         calibration: currency -> calibration report (None where market.json gives the
             Hull-White parameters).
+        vol_fits: the FX and equity vol calibrations.
     """
 
     base: str
@@ -80,6 +93,7 @@ class CrossAssetModel:
     volatility: FloatArray
     curves: tuple[ZeroCurve, ...]
     fx_spot: FloatArray
+    knots: FloatArray
     fx_vol: FloatArray
     equities: tuple[str, ...]
     eq_spot: FloatArray
@@ -91,7 +105,9 @@ class CrossAssetModel:
     repaired: bool
     input_correlation: FloatArray
     calibration: dict[str, CalibrationReport | None] = field(default_factory=dict)
-    _cache: dict[float, Transition] = field(default_factory=dict, compare=False, repr=False)
+    vol_fits: tuple[VolFit, ...] = ()
+    _cache: dict[tuple[float, float], Transition] = field(default_factory=dict, compare=False,
+                                                          repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The parameters for reports: Hull-White per currency (given or calibrated, with the fit
@@ -106,8 +122,12 @@ class CrossAssetModel:
                              instruments=len(report.points))
             hull_white[c] = entry
         change = float(np.abs(self.correlation - self.input_correlation).max())
+        vols = {f.factor: {"pieces": int(np.count_nonzero(np.diff(f.vols)) + 1),
+                           "fit_max_vol_error": f.max_error,
+                           "unreachable_knots": len(f.unreachable)} for f in self.vol_fits}
         return {"hull_white": hull_white, "factors": list(self.factor_names),
-                "correlation_repaired": self.repaired, "correlation_max_change": change}
+                "correlation_repaired": self.repaired, "correlation_max_change": change,
+                "fx_equity_vols": vols}
 
     # -- layout ---------------------------------------------------------------------------
     @property
@@ -140,8 +160,18 @@ class CrossAssetModel:
         return 2 * self.n_ccy - 1 + e
 
     # -- dynamics -------------------------------------------------------------------------
-    def _generator(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """(A [D, D], b [D], G [D, K]) of dY = (A Y + b) dt + G dW."""
+    def piece(self, t: Any) -> Any:
+        """Index of the vol piece holding each time ``t`` (right-continuous)."""
+        return np.searchsorted(self.knots, t, side="right")
+
+    def _edges(self, t1: float, t2: float) -> list[tuple[int, float, float]]:
+        """The pieces (index, start, end) covering [t1, t2]."""
+        j1, j2 = int(self.piece(t1)), int(self.piece(t2))
+        bounds = [t1, *[float(k) for k in self.knots[j1:j2]], t2]
+        return [(j1 + i, a, b) for i, (a, b) in enumerate(itertools.pairwise(bounds)) if b > a]
+
+    def _generator(self, j: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(A [D, D], b [D], G [D, K]) of dY = (A Y + b) dt + G dW on vol piece j."""
         n, d = self.n_ccy, self.dim
         a_mat, b_vec, g_mat = np.zeros((d, d)), np.zeros(d), np.zeros((d, len(self.factor_names)))
         rho = self.correlation
@@ -150,26 +180,34 @@ class CrossAssetModel:
             a_mat[self.i_index(c), c] = 1.0
             g_mat[c, c] = self.volatility[c]
             if c > 0:
-                g_mat[self.fx_index(c), self.fx_factor(c)] = self.fx_vol[c]
+                g_mat[self.fx_index(c), self.fx_factor(c)] = self.fx_vol[c, j]
                 # quanto drift of the foreign short rate under the base measure
-                b_vec[c] = -rho[c, self.fx_factor(c)] * self.volatility[c] * self.fx_vol[c]
+                b_vec[c] = -rho[c, self.fx_factor(c)] * self.volatility[c] * self.fx_vol[c, j]
         for e in range(len(self.equities)):
             k, f = self.eq_index(e), self.eq_factor(e)
-            g_mat[k, f] = self.eq_vol[e]
+            g_mat[k, f] = self.eq_vol[e, j]
             c = int(self.eq_currency[e])
             if c > 0:  # quanto drift of an equity quoted in a foreign currency
-                b_vec[k] = -rho[f, self.fx_factor(c)] * self.eq_vol[e] * self.fx_vol[c]
+                b_vec[k] = -rho[f, self.fx_factor(c)] * self.eq_vol[e, j] * self.fx_vol[c, j]
         return a_mat, b_vec, g_mat
 
-    def transition(self, h: float) -> Transition:
-        """Exact transition over a step of length ``h`` > 0 (cached by ``h``)."""
-        key = round(float(h), 12)
+    def transition(self, t1: float, t2: float) -> Transition:
+        """Exact transition from t1 to t2 > t1 (cached by the pair)."""
+        key = (round(float(t1), 12), round(float(t2), 12))
         if key not in self._cache:
-            self._cache[key] = self._transition(key)
+            d = self.dim
+            mat, mean, cov = np.eye(d), np.zeros(d), np.zeros((d, d))
+            for j, a, b in self._edges(*key):
+                pm, pmean, pcov = self._piece_moments(j, b - a)
+                mat, mean, cov = pm @ mat, pm @ mean + pmean, pm @ cov @ pm.T + pcov
+            cov = 0.5 * (cov + cov.T)
+            self._cache[key] = Transition(matrix=mat, mean=mean, covariance=cov,
+                                          loading=_psd_factor(cov))
         return self._cache[key]
 
-    def _transition(self, h: float) -> Transition:
-        a_mat, b_vec, g_mat = self._generator()
+    def _piece_moments(self, j: int, h: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(M, m, Q) over a step of length h inside vol piece j (Van Loan)."""
+        a_mat, b_vec, g_mat = self._generator(j)
         d = self.dim
         # Augment with a constant state so the drift rides along: Y~ = [Y, 1].
         at = np.zeros((d + 1, d + 1))
@@ -183,8 +221,90 @@ class CrossAssetModel:
         e = expm(block * h)
         phi = e[d + 1:, d + 1:].T  # e^{A~ h}
         q = phi @ e[: d + 1, d + 1:]  # Van Loan: Q = F22^T F12
-        cov = 0.5 * (q[:d, :d] + q[:d, :d].T)
-        return Transition(matrix=phi[:d, :d], mean=phi[:d, d], loading=_psd_factor(cov))
+        return phi[:d, :d], phi[:d, d], 0.5 * (q[:d, :d] + q[:d, :d].T)
+
+    def quanto_drift(self, c: int) -> FloatArray:
+        """``[J+1]`` drift mu_c per piece of x_c under the base measure (0 for the base)."""
+        if c == 0:
+            return np.zeros(self.knots.size + 1)
+        rho = self.correlation[c, self.fx_factor(c)]
+        return np.asarray(-rho * self.volatility[c] * self.fx_vol[c])
+
+    def pair_moments(self, c: int, t1: FloatArray, t2: FloatArray
+                     ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Transition of (x_c, I_c) from t1 to t2 >= t1 (``[n]`` each): M ``[n,2,2]``,
+        m ``[n,2]``, Q ``[n,2,2]``.
+
+        x(t2) = e^{-ah} x + ..., I(t2) = I + B(h) x + ...; covariances V(h), sigma^2 B(h)^2 / 2,
+        Var[I(h)] (h = t2 - t1); the means integrate the piecewise quanto drift mu(u):
+        int mu(u) e^{-a (t2-u)} du and int mu(u) B(u, t2) du, piece by piece.
+        """
+        a, sigma = float(self.mean_reversion[c]), float(self.volatility[c])
+        t1, t2 = np.asarray(t1, dtype=np.float64), np.asarray(t2, dtype=np.float64)
+        h = t2 - t1
+        bh = bond_b(a, 0.0, h)
+        n = h.size
+        m_mat = np.zeros((n, 2, 2))
+        m_mat[:, 0, 0] = np.exp(-a * h)
+        m_mat[:, 1, 0] = bh
+        m_mat[:, 1, 1] = 1.0
+        mean = np.zeros((n, 2))
+        mu = self.quanto_drift(c)
+        if np.any(mu != 0.0):
+            edges = np.r_[0.0, self.knots, np.inf]
+            lo = np.clip(edges[None, :-1], t1[:, None], t2[:, None])  # [n, J+1]
+            hi = np.clip(edges[None, 1:], t1[:, None], t2[:, None])
+            b_lo, b_hi = bond_b(a, lo, t2[:, None]), bond_b(a, hi, t2[:, None])
+            mean[:, 0] = (mu * (b_lo - b_hi)).sum(axis=1)
+            g_lo, g_hi = _b_integral(a, t2[:, None] - lo), _b_integral(a, t2[:, None] - hi)
+            mean[:, 1] = (mu * (g_lo - g_hi)).sum(axis=1)
+        q = np.zeros((n, 2, 2))
+        q[:, 0, 0] = state_variance(a, sigma, h)
+        q[:, 0, 1] = q[:, 1, 0] = forward_measure_shift(a, sigma, h)  # Cov(x(h), I(h))
+        q[:, 1, 1] = self.integral_variance(c, h)
+        return m_mat, mean, q
+
+    def x_mean(self, c: int, t: float) -> float:
+        """E[x_c(t)] under the base measure (0 for the base currency)."""
+        return float(self.pair_moments(c, np.zeros(1), np.array([t]))[1][0, 0])
+
+    def vol_variance(self, vols: FloatArray, t: Any) -> Any:
+        """int_0^t sigma(u)^2 du for piecewise vols ``[J+1]`` at times ``t``."""
+        edges = np.r_[0.0, self.knots]
+        tt = np.asarray(t, dtype=np.float64)
+        seg = np.clip(tt[..., None], edges[:-1], edges[1:]) - edges[:-1]
+        out = (seg * vols[:-1] ** 2).sum(axis=-1) + np.maximum(tt - edges[-1], 0.0) * vols[-1] ** 2
+        return out if np.ndim(out) else float(out)
+
+    # -- forward loadings (options) -------------------------------------------------------
+    def fx_loading(self, buy: np.ndarray, sell: np.ndarray) -> Loading:
+        """Loadings of the forwards X_b P_b / (X_s P_s) for model currencies ``buy``,
+        ``sell`` ``[n]``: vols (+sigma_Xb, -sigma_Xs), rates (-sigma_b, +sigma_s)."""
+        buy, sell = np.asarray(buy, dtype=np.int64), np.asarray(sell, dtype=np.int64)
+        vols = np.stack([self.fx_vol[buy], -self.fx_vol[sell]], axis=1)
+        coef = np.stack([-self.volatility[buy], self.volatility[sell]], axis=1)
+        a = np.stack([self.mean_reversion[buy], self.mean_reversion[sell]], axis=1)
+        # the base has no FX factor: its (zero) vol takes any factor; its correlations are 0
+        fx_b = np.where(buy > 0, self.n_ccy + buy - 1, -1)
+        fx_s = np.where(sell > 0, self.n_ccy + sell - 1, -1)
+        factors = np.stack([fx_b, fx_s, buy, sell], axis=1)
+        return Loading(vols, coef, a, self._local_correlation(factors))
+
+    def eq_loading(self, equity: np.ndarray) -> Loading:
+        """Loadings of the forwards S_e e^{-q tau} / P_c for model equities ``equity`` ``[n]``."""
+        e = np.asarray(equity, dtype=np.int64)
+        c = self.eq_currency[e]
+        factors = np.stack([2 * self.n_ccy - 1 + e, c], axis=1)
+        return Loading(self.eq_vol[e][:, None, :], self.volatility[c][:, None],
+                       self.mean_reversion[c][:, None], self._local_correlation(factors))
+
+    def _local_correlation(self, factors: np.ndarray) -> FloatArray:
+        """``[n, k, k]`` correlations of factor indices ``[n, k]`` (-1: no factor)."""
+        safe = np.maximum(factors, 0)
+        corr = self.correlation[safe[:, :, None], safe[:, None, :]]
+        missing = (factors < 0)[:, :, None] | (factors < 0)[:, None, :]
+        out: FloatArray = np.where(missing, 0.0, corr)
+        return out
 
     # -- deterministic parts --------------------------------------------------------------
     def integral_variance(self, c: int, t: Any) -> Any:
@@ -237,18 +357,25 @@ class CrossAssetModel:
         xp = array_namespace(state)
         if c == 0:
             return xp.ones(state.shape[0])
-        v = float(self.fx_vol[c])
+        w = float(self.vol_variance(self.fx_vol[c], t))
         log = (np.log(self.fx_spot[c]) + self.log_bank(0, t, state) - self.log_bank(c, t, state)
-               - 0.5 * v * v * t + state[:, self.fx_index(c)])
+               - 0.5 * w + state[:, self.fx_index(c)])
         return xp.exp(log)
 
     def equity(self, e: int, t: float, state: Any) -> Any:
         """S_e(t) in its own currency, ``[paths]``."""
         xp = array_namespace(state)
-        c, v = int(self.eq_currency[e]), float(self.eq_vol[e])
+        c, w = int(self.eq_currency[e]), float(self.vol_variance(self.eq_vol[e], t))
         log = (np.log(self.eq_spot[e]) - float(self.eq_dividend[e]) * t
-               + self.log_bank(c, t, state) - 0.5 * v * v * t + state[:, self.eq_index(e)])
+               + self.log_bank(c, t, state) - 0.5 * w + state[:, self.eq_index(e)])
         return xp.exp(log)
+
+
+def _b_integral(a: float, tau: Any) -> Any:
+    """int_0^tau B(a; 0, s) ds = (tau - B(tau)) / a (tau^2 / 2 as a -> 0)."""
+    if abs(a) < 1e-8:
+        return 0.5 * tau * tau
+    return (tau - bond_b(a, 0.0, tau)) / a
 
 
 def _psd_factor(cov: FloatArray) -> FloatArray:
@@ -285,35 +412,40 @@ def build_model(market: Market, currencies: Sequence[str], equities: Sequence[st
     fitted = {c: hull_white_for(market, c) for c in ccys}
     hw = [fitted[c][0] for c in ccys]
     quoted = tuple(sorted(market.fx_vols))
-    fx_names, fx_signs, fx_vol = [], [], [0.0]
+    fx_names, fx_signs, fx_curves = [], [], []
     for c in ccys[1:]:
         name, sign = _fx_factor(base, c, quoted)
         fx_names.append(name)
         fx_signs.append(sign)
-        try:
-            fx_vol.append(market.fx_vol(c + base))
-        except MissingMarketDataError:
+        curve = market.fx_vols.get(c + base, market.fx_vols.get(base + c))
+        if curve is None:
             raise MissingMarketDataError(
-                f"market.json fx_vols needs a vol for {c}{base} (or {base}{c}) to simulate {c}"
-            ) from None
+                f"market.json fx_vols needs a vol for {c}{base} (or {base}{c}) to simulate {c}")
+        fx_curves.append(curve)
     names = ([f"IR_{c}" for c in ccys] + fx_names + [f"EQ_{e}" for e in eq_names])
     signs = np.r_[np.ones(len(ccys)), fx_signs, np.ones(len(eq_names))]
     raw: FloatArray = assemble(names, market.correlation) * np.outer(signs, signs)
     repaired = not is_valid(raw)
     corr = nearest_correlation(raw) if repaired else raw
     specs = [market.equity(e) for e in eq_names]
-    return CrossAssetModel(
+    # Knots from every vol term structure in market.json, not only the book's: adding a trade
+    # must not change the model.
+    pillars = np.r_[[t for v in market.fx_vols.values() for t in v.times],
+                    [t for q in market.equities.values() for t in q.vol.times]]
+    knots = vol_knots(pillars)
+    model = CrossAssetModel(
         base=base,
         currencies=ccys,
         mean_reversion=np.array([p.mean_reversion for p in hw]),
         volatility=np.array([p.volatility for p in hw]),
         curves=tuple(market.curve(c) for c in ccys),
         fx_spot=np.array([market.fx_rate(c, base) for c in ccys]),
-        fx_vol=np.array(fx_vol),
+        knots=knots,
+        fx_vol=np.zeros((len(ccys), knots.size + 1)),
         equities=eq_names,
         eq_spot=np.array([s.spot for s in specs]),
         eq_dividend=np.array([s.dividend_yield for s in specs]),
-        eq_vol=np.array([s.vol for s in specs]),
+        eq_vol=np.zeros((len(eq_names), knots.size + 1)),
         eq_currency=np.array([ccys.index(s.currency) for s in specs], dtype=np.int64),
         factor_names=tuple(names),
         correlation=corr,
@@ -321,3 +453,30 @@ def build_model(market: Market, currencies: Sequence[str], equities: Sequence[st
         input_correlation=raw,
         calibration={c: fitted[c][1] for c in ccys},
     )
+    return _calibrated(model, fx_curves, [s.vol for s in specs])
+
+
+def _calibrated(model: CrossAssetModel, fx_curves: Sequence[VolCurve],
+                eq_curves: Sequence[VolCurve]) -> CrossAssetModel:
+    """The model with FX and equity vols fitted to the input implied vols at every knot
+    (:func:`~xvaflow.models.volatility.calibrate`), equal neighbouring pieces merged."""
+    knots = model.knots
+    fx_vol, eq_vol = np.zeros_like(model.fx_vol), np.zeros_like(model.eq_vol)
+    fits: list[VolFit] = []
+    for c, curve in enumerate(fx_curves, start=1):
+        ld = model.fx_loading(np.array([c]), np.array([0]))
+        keep = [0, 2, 3]  # drop the base's (absent) FX factor
+        ld = Loading(ld.vols[:, :1], ld.rate_coef, ld.rate_a, ld.corr[:, keep][:, :, keep])
+        fit = calibrate(model.factor_names[model.fx_factor(c)], ld, knots,
+                        np.asarray(curve.total_variance(knots)))
+        fx_vol[c], fits = fit.vols, [*fits, fit]
+    for e, curve in enumerate(eq_curves):
+        fit = calibrate(f"EQ_{model.equities[e]}", model.eq_loading(np.array([e])), knots,
+                        np.asarray(curve.total_variance(knots)))
+        eq_vol[e], fits = fit.vols, [*fits, fit]
+    vols = np.concatenate([fx_vol, eq_vol])
+    change = np.abs(np.diff(vols, axis=1)) > 1e-12 * np.maximum(np.abs(vols[:, 1:]), 1e-300)
+    cut = np.flatnonzero(change.any(axis=0))  # knot j separates pieces j and j + 1
+    pieces = np.r_[cut, vols.shape[1] - 1]  # a representative column per merged piece
+    return dataclasses.replace(model, knots=knots[cut], fx_vol=fx_vol[:, pieces],
+                               eq_vol=eq_vol[:, pieces], vol_fits=tuple(fits), _cache={})

@@ -58,6 +58,7 @@ from xvaflow.models.hull_white import (
     padded_coefficients,
     state_variance,
 )
+from xvaflow.models.volatility import ForwardVariance
 from xvaflow.pricing.formulas import black
 from xvaflow.pricing.interpolation import ExpSumFit, hermite_rows
 from xvaflow.products.tables import (
@@ -215,14 +216,17 @@ class ScenarioValuer:
         self.fx = compiled.fx_options
         self.fx_buy, self.fx_sell = ccy[self.fx.buy_ccy], ccy[self.fx.sell_ccy]
         self.fx_ns = ns_of_trade[self.fx.trade]
-        self.fx_vol = np.array([market.fx_vol(compiled.currencies[b] + compiled.currencies[s])
-                                for b, s in zip(self.fx.buy_ccy, self.fx.sell_ccy, strict=True)])
+        # the model's own variance of each option's forward to its expiry, seen from any date
+        self.fx_var = ForwardVariance(model.fx_loading(self.fx_buy, self.fx_sell), model.knots,
+                                      self.fx.expiry, self.fx.pay_time)
         self.fx_exercised = self.xp.zeros((len(self.fx), scenario.n_paths), dtype=bool)
         self.eq = compiled.equity
         self.eq_model = np.array([model.equities.index(compiled.equities[i])
                                   for i in self.eq.equity], dtype=np.int64)
         self.eq_ccy = ccy[self.eq.currency]
         self.eq_ns = ns_of_trade[self.eq.trade]
+        self.eq_var = ForwardVariance(model.eq_loading(self.eq_model), model.knots,
+                                      self.eq.expiry, self.eq.expiry)
         self.cash: Any = None
         self.cash_paid = False
         self.reset_cash()
@@ -433,9 +437,7 @@ class ScenarioValuer:
         depend on which paths a chunk or partition holds, and neither do the results."""
         m = self.model
         a, sigma = float(m.mean_reversion[c]), float(m.volatility[c])
-        rho_q = m.correlation[c, m.fx_factor(c)] if c > 0 else 0.0
-        mean = (-rho_q * sigma * float(m.fx_vol[c]) * float(bond_b(a, 0.0, t))
-                + float(forward_measure_shift(a, sigma, t)))
+        mean = m.x_mean(c, t) + float(forward_measure_shift(a, sigma, t))
         half = RANGE_SD * float(np.sqrt(state_variance(a, sigma, t)))
         return min(mean - half, float(y.min())), max(mean + half, float(y.max()))
 
@@ -680,8 +682,10 @@ class ScenarioValuer:
         """Add the FX options' base-currency values to ``out`` ``[netting sets, paths]``.
 
         Before expiry, Garman-Kohlhagen by homogeneity of Black's formula:
-        P_s X_s N Black(F, K) = Black(X_b P_b N, X_s P_s N K); exercised options until
-        settlement: the two legs' difference on the exercised paths.
+        P_s X_s N Black(F, K) = Black(X_b P_b N, X_s P_s N K), with the model's own remaining
+        variance of the forward to expiry (:class:`~xvaflow.models.volatility.ForwardVariance`:
+        the deflated value is then a martingale); exercised options until settlement: the two
+        legs' difference on the exercised paths.
         """
         xp = self.xp
         o = self.fx
@@ -692,8 +696,8 @@ class ScenarioValuer:
                 continue
             buy, sell = self._fx_legs(t, state, rows)
             if o.expiry[rows[0]] > t:
-                value = black(buy, sell, xp.asarray(self.fx_vol[rows] * np.sqrt(
-                    o.expiry[rows] - t))[:, None], True)
+                stdev = np.sqrt(self.fx_var.remaining(t, rows))
+                value = black(buy, sell, xp.asarray(stdev)[:, None], True)
             else:
                 buy -= sell
                 value = xp.where(self.fx_exercised[rows], buy, 0.0)
@@ -705,7 +709,8 @@ class ScenarioValuer:
 
         With S e^{-q tau} the forward's present value and K P(t,T) the strike's, a forward is
         worth q (S e^{-q tau} - K P) and an option q Black(S e^{-q tau}, K P) (Black's
-        homogeneity), in the equity's currency, converted at the simulated FX.
+        homogeneity) with the model's remaining variance of the forward, in the equity's
+        currency, converted at the simulated FX.
         """
         xp, m = self.xp, self.model
         e = self.eq
@@ -726,7 +731,7 @@ class ScenarioValuer:
                 fwd_pv -= strike_pv
                 value = fwd_pv
             else:
-                stdev = xp.asarray(m.eq_vol[self.eq_model[rows]] * np.sqrt(tau))[:, None]
+                stdev = xp.asarray(np.sqrt(self.eq_var.remaining(t, rows)))[:, None]
                 value = black(fwd_pv, strike_pv, stdev,
                               xp.asarray(e.kind[rows] == EQ_CALL)[:, None])
             value *= xp.asarray(e.sign[rows] * e.quantity[rows])[:, None]

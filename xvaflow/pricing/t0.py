@@ -63,8 +63,8 @@ def fx_option_values(compiled: CompiledPortfolio, market: Market) -> tuple[IntAr
     p_sell = _discount(compiled, market, o.sell_ccy, o.pay_time)
     to_base = _fx_to_base(compiled, market)
     spot = to_base[o.buy_ccy] / to_base[o.sell_ccy]  # sell-currency units per buy unit
-    vol = np.array([market.fx_vol(ccys[b] + ccys[s]) for b, s in zip(o.buy_ccy, o.sell_ccy,
-                                                                      strict=True)])
+    vol = np.array([market.fx_vol(ccys[b] + ccys[s], t) for b, s, t in
+                    zip(o.buy_ccy, o.sell_ccy, o.expiry, strict=True)])
     fwd = spot * p_buy / p_sell
     value = o.sign * o.buy_amount * p_sell * black(fwd, o.strike, vol * np.sqrt(o.expiry), True)
     return o.trade, value * to_base[o.sell_ccy]
@@ -76,7 +76,7 @@ def equity_values(compiled: CompiledPortfolio, market: Market) -> tuple[IntArray
     specs = [market.equity(compiled.equities[i]) for i in e.equity]
     spot = np.array([s.spot for s in specs])
     q = np.array([s.dividend_yield for s in specs])
-    vol = np.array([s.vol for s in specs])
+    vol = np.array([s.vol.vol(t) for s, t in zip(specs, e.expiry, strict=True)])
     p = _discount(compiled, market, e.currency, e.expiry)
     fwd = spot * np.exp(-q * e.expiry) / p
     option = black(fwd, e.strike, vol * np.sqrt(e.expiry), e.kind == EQ_CALL)

@@ -11,7 +11,8 @@ expectation given both ends (the Gaussian bridge of the pair's own linear dynami
     E[Y(s) | Y(t_a), Y(t_b)] = M(h1) Y_a + m(h1) + W (Y_b - M(h) Y_a - m(h)),
     W = Q(h1) M(h2)^T Q(h)^{-1},   h1 = s - t_a, h2 = t_b - s, h = t_b - t_a,
 
-with M, m, Q the pair's transition matrix, mean and covariance (closed forms below). Exact at
+with M, m, Q the pair's transition matrix, mean and covariance
+(:meth:`~xvaflow.models.crossasset.CrossAssetModel.pair_moments`). Exact at
 grid dates; between them it replaces the unobserved path by its mean, an approximation whose
 effect on exposure vanishes with the grid spacing (a fixing that matters exactly, such as an
 option expiry, is put on the grid).
@@ -28,7 +29,6 @@ import numpy as np
 from xvaflow.core.backend import get_namespace
 from xvaflow.core.dates import FloatArray
 from xvaflow.models.crossasset import CrossAssetModel
-from xvaflow.models.hull_white import bond_b, forward_measure_shift, state_variance
 from xvaflow.simulation.rng import path_normals
 
 
@@ -80,7 +80,7 @@ class Scenario:
         prev = 0.0
         c = m.n_ccy
         for i, t in enumerate(self.times, start=1):
-            tr = m.transition(float(t) - prev)
+            tr = m.transition(prev, float(t))
             eps = xp.asarray(path_normals(self.seed, self.first_path, self.n_paths, i, m.dim,
                                           self.antithetic))
             state = (state @ xp.asarray(tr.matrix.T) + xp.asarray(tr.mean)
@@ -115,40 +115,14 @@ class Scenario:
         return x, integral
 
 
-def _pair_moments(model: CrossAssetModel, c: int, h: FloatArray
-                  ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Transition of (x_c, I_c) over steps h ``[n]``: M ``[n,2,2]``, m ``[n,2]``, Q ``[n,2,2]``.
-
-    x(h) = e^{-ah} x + mu B(h) + ..., I(h) = I + B(h) x + mu (h - B(h))/a + ..., with the quanto
-    drift mu of a foreign currency; covariances V(h), sigma^2 B(h)^2 / 2 and Var[I(h)].
-    """
-    a, sigma = float(model.mean_reversion[c]), float(model.volatility[c])
-    rho_q = model.correlation[c, model.fx_factor(c)] if c > 0 else 0.0
-    mu = -rho_q * sigma * float(model.fx_vol[c])
-    bh = bond_b(a, 0.0, h)
-    n = h.size
-    m_mat = np.zeros((n, 2, 2))
-    m_mat[:, 0, 0] = np.exp(-a * h)
-    m_mat[:, 1, 0] = bh
-    m_mat[:, 1, 1] = 1.0
-    mean = np.zeros((n, 2))
-    mean[:, 0] = mu * bh
-    mean[:, 1] = mu * (h - bh) / a if abs(a) > 1e-8 else mu * h * h / 2.0
-    q = np.zeros((n, 2, 2))
-    q[:, 0, 0] = state_variance(a, sigma, h)
-    q[:, 0, 1] = q[:, 1, 0] = forward_measure_shift(a, sigma, h)  # Cov(x(h), I(h))
-    q[:, 1, 1] = model.integral_variance(c, h)
-    return m_mat, mean, q
-
-
 def bridge_weights(model: CrossAssetModel, c: int, t_a: FloatArray, s: FloatArray,
                    t_b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(W_a ``[n,2,2]``, W_b ``[n,2,2]``, w_0 ``[n,2]``) of E[Y(s)|Y_a, Y_b] = W_a Y_a + W_b Y_b
     + w_0 for the (x_c, I_c) pair."""
-    h1, h2, h = s - t_a, t_b - s, t_b - t_a
-    m1, mean1, q1 = _pair_moments(model, c, h1)
-    m2, _, _ = _pair_moments(model, c, h2)
-    mh, meanh, qh = _pair_moments(model, c, h)
+    h1, h2 = s - t_a, t_b - s
+    m1, mean1, q1 = model.pair_moments(c, t_a, s)
+    m2, _, _ = model.pair_moments(c, s, t_b)
+    mh, meanh, qh = model.pair_moments(c, t_a, t_b)
     at_b = h2 <= 0.0
     at_a = h1 <= 0.0
     # W = Q(h1) M(h2)^T Q(h)^{-1}, guarded where s sits on a grid date.
