@@ -156,6 +156,14 @@ RATE_DRIFT_PER_YEAR = {"USD": 0.006, "EUR": 0.002, "GBP": 0.006, "JPY": -0.003, 
 INDEX_BASIS = {"EUR-EURIBOR-3M": 0.0010, "EUR-EURIBOR-6M": 0.0018, "USD-TERM-3M": 0.0012}
 FX_ANCHORS = {"EURUSD": (1.16, 0.075), "GBPUSD": (1.33, 0.085), "USDJPY": (150.0, 0.100),
               "USDCHF": (0.80, 0.080)}  # spot, lognormal vol
+# Long-dated FX vols rise with the rates' share of the forward's variance.
+FX_VOL_RISE = (("1Y", 0.0), ("5Y", 0.005), ("10Y", 0.015), ("30Y", 0.045))
+
+
+def fx_vol_term_structure(vol: float) -> dict[str, float]:
+    """Implied vols by expiry from a 1Y level (the rise of :data:`FX_VOL_RISE`)."""
+    return {tenor: round(vol + rise, 4) for tenor, rise in FX_VOL_RISE}
+
 EQUITY_ANCHORS = {  # spot, currency, dividend yield, vol, strike grid step
     "SPX": (6800.0, "USD", 0.0125, 0.17, 25.0),
     "EUROSTOXX": (5700.0, "EUR", 0.0300, 0.18, 25.0),
@@ -433,7 +441,7 @@ def _market_doc(rng: np.random.Generator, as_of: _dt.date) -> dict[str, Any]:
         "index_basis": {k: round(v + 0.0001 * rng.standard_normal(), 5)
                         for k, v in INDEX_BASIS.items()},
         "fx_spots": spots,
-        "fx_vols": {pair: vol for pair, (_, vol) in FX_ANCHORS.items()},
+        "fx_vols": {pair: fx_vol_term_structure(vol) for pair, (_, vol) in FX_ANCHORS.items()},
         "equities": equities,
         "swaption_vols": swaption_vols,
         "hull_white": hull_white,

@@ -44,9 +44,9 @@ from xvaflow.pipeline.runtime import lambda_handler, store_for, worker_main
 from xvaflow.pipeline.stages import (
     PORTFOLIO_FILES,
     aggregate_stage,
-    horizon_warning,
     optimise_stage,
     partition_stage,
+    plan_warnings,
     run_prefix,
     settings_for,
     simulation_plan,
@@ -103,14 +103,13 @@ def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = Fa
     backend must work here (a deployed GPU worker is checked where it runs)."""
     portfolio = load_portfolio(path)
     settings = settings_for(portfolio, dict(overrides), "command line")
-    _, grid, short = simulation_plan(portfolio, settings)
+    model, grid, short = simulation_plan(portfolio, settings)
     if here:
         try:
             get_namespace(settings.backend)
         except BackendUnavailableError as exc:
             raise InputError([Problem("run settings", None, "backend", str(exc))]) from None
-    warning = horizon_warning(portfolio, grid, short)
-    return portfolio.warnings + (() if warning is None else (warning,))
+    return (*portfolio.warnings, *plan_warnings(portfolio, model, grid, short))
 
 
 def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any] | None = None,

@@ -35,9 +35,11 @@ import numpy as np
 from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.exposure.profile import ExposureProfile
+from xvaflow.io.market_json import MARKET_FILE
 from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
 from xvaflow.io.records import RunConfig
 from xvaflow.models.crossasset import CrossAssetModel
+from xvaflow.models.volatility import ForwardVariance
 from xvaflow.optimise.diagnostics import desk_diagnostics, netting_set_attributes
 from xvaflow.pipeline.aggregate import aggregate, netting_set_info
 from xvaflow.pipeline.partition import partition_netting_sets
@@ -50,6 +52,7 @@ from xvaflow.pipeline.store import (
     put_json,
 )
 from xvaflow.pricing.t0 import price_t0
+from xvaflow.products.tables import EQ_FORWARD
 from xvaflow.report.results import trades_section
 from xvaflow.simulation.grid import GridError, TimeGrid
 from xvaflow.xva.engine import (
@@ -144,6 +147,89 @@ def horizon_warning(portfolio: Portfolio, grid: TimeGrid, short: list[str]) -> P
                    "run.horizon_short lists them; the default grid 'auto' covers the portfolio)")
 
 
+def plan_warnings(portfolio: Portfolio, model: CrossAssetModel, grid: TimeGrid,
+                  short: list[str]) -> list[Problem]:
+    """What the simulation plan warns about: netting sets outliving the grid, input vols the
+    model cannot reproduce."""
+    horizon = horizon_warning(portfolio, grid, short)
+    return ([] if horizon is None else [horizon]) + vol_warnings(portfolio, model, grid)
+
+
+VOL_GAP = 0.001
+"""Largest |model implied vol - t0 vol| of an option valued on paths before the run warns."""
+
+
+def vol_warnings(portfolio: Portfolio, model: CrossAssetModel, grid: TimeGrid) -> list[Problem]:
+    """Warnings where the model cannot reproduce the input vols the book depends on: FX and
+    equity vols out of the calibration's reach within the grid, and options whose model vol
+    at expiry differs from their t0 vol by more than :data:`VOL_GAP` (FX crosses)."""
+    c = portfolio.compiled
+    end = float(grid.times[-1]) if len(grid) else 0.0
+    # an FX rate matters to the end of the grid; an equity to its last trade's expiry
+    horizons = {model.factor_names[model.fx_factor(model.currencies.index(ccy))]: end
+                for ccy in c.currencies if ccy != model.base and ccy in model.currencies}
+    for i, name in enumerate(c.equities):
+        horizons[f"EQ_{name}"] = min(end, float(c.equity.expiry[c.equity.equity == i].max()))
+    out = []
+    for fit in model.vol_fits:
+        horizon = horizons.get(fit.factor, 0.0)
+        within = [k for k in fit.unreachable if k <= horizon]
+        if within:
+            key = (f"fx_vols.{fit.factor[3:]}" if fit.factor.startswith("FX_")
+                   else f"equities.{fit.factor[3:]}.vol")
+            errors = fit.errors[np.isin(fit.knots, within)]
+            out.append(Problem(MARKET_FILE, None, key, f"beyond {within[0]:g}Y no vol "
+                               "reproduces the input's total variance with these Hull-White "
+                               "rates and correlations: the model takes the variance-"
+                               "minimising vol there, and its implied vol misses the input by "
+                               f"up to {errors.max() * 100:.2f} vol points (to {horizon:.1f}Y, "
+                               "where the book depends on it)"))
+    gaps = _option_vol_gaps(portfolio, model)
+    if gaps:
+        worst = max(gaps, key=lambda g: abs(g[1] - g[2]))
+        out.append(Problem("trades.csv", None, None, f"{len(gaps)} FX/equity option(s) are "
+                           f"valued on paths at a model vol more than {VOL_GAP * 100:g} vol "
+                           f"points from their t0 vol (worst {worst[0]}: model "
+                           f"{worst[1] * 100:.2f}% vs {worst[2] * 100:.2f}%); the model's cross "
+                           "vols follow from the legs, their correlation and the rates, so "
+                           "their exposure starts from the model's price"))
+    return out
+
+
+def _option_vol_gaps(portfolio: Portfolio, model: CrossAssetModel
+                     ) -> list[tuple[str, float, float]]:
+    """(trade id, model vol, t0 vol) of each FX or equity option whose model implied vol at
+    expiry differs from its t0 vol by more than :data:`VOL_GAP`."""
+    c, market = portfolio.compiled, portfolio.market
+    out: list[tuple[str, float, float]] = []
+    o = c.fx_options
+    if len(o):
+        index = np.array([model.currencies.index(x) for x in c.currencies], dtype=np.int64)
+        var = ForwardVariance(model.fx_loading(index[o.buy_ccy], index[o.sell_ccy]),
+                              model.knots, o.expiry, o.pay_time)
+        t0 = np.array([market.fx_vol(c.currencies[b] + c.currencies[s], t)
+                       for b, s, t in zip(o.buy_ccy, o.sell_ccy, o.expiry, strict=True)])
+        out += _gaps(c.trade_ids, o.trade, var.total, o.expiry, t0)
+    e = c.equity
+    options = np.flatnonzero(e.kind != EQ_FORWARD)
+    if options.size:
+        eq = np.array([model.equities.index(c.equities[i]) for i in e.equity[options]])
+        var = ForwardVariance(model.eq_loading(eq), model.knots, e.expiry[options],
+                              e.expiry[options])
+        t0 = np.array([market.equity(c.equities[i]).vol.vol(t)
+                       for i, t in zip(e.equity[options], e.expiry[options], strict=True)])
+        out += _gaps(c.trade_ids, e.trade[options], var.total, e.expiry[options], t0)
+    return out
+
+
+def _gaps(ids: tuple[str, ...], trade: np.ndarray, variance: np.ndarray, expiry: np.ndarray,
+          t0: np.ndarray) -> list[tuple[str, float, float]]:
+    live = expiry > 0.0
+    model = np.sqrt(np.maximum(variance, 0.0) / np.where(live, expiry, 1.0))
+    bad = np.flatnonzero(live & (np.abs(model - t0) > VOL_GAP))
+    return [(ids[int(trade[i])], float(model[i]), float(t0[i])) for i in bad]
+
+
 def settings_dict(settings: RunSettings) -> dict[str, Any]:
     out = dataclasses.asdict(settings)
     if isinstance(out["grid"], tuple):
@@ -201,8 +287,8 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
                    "base_currency": portfolio.market.base_currency},
         "model": model_info, "steps": len(grid),
         "grid": resolved_grid(portfolio, settings), "horizon_short": short,
-        "warnings": [str(w) for w in (*portfolio.warnings, horizon_warning(portfolio, grid, short))
-                     if w is not None],
+        "warnings": [str(w) for w in (*portfolio.warnings,
+                                      *plan_warnings(portfolio, model, grid, short))],
         "partition_seconds": round(time.perf_counter() - started, 3),
         "started_at": started_at,
     })
