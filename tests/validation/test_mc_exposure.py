@@ -224,25 +224,33 @@ def test_swap_cva_term_structure(swap_run: tuple[Portfolio, PathRun]) -> None:
 
 def test_swap_cva_converges_in_the_grid(swap_run: tuple[Portfolio, PathRun]) -> None:
     """The swaps' CVA on their annual reset dates equals the CVA over the same span on a
-    monthly grid (with the reset dates) within 1% + 3 combined standard errors (independent
-    paths: the grids differ)."""
-    portfolio, run = swap_run
+    monthly grid (with the reset dates) within 2.5% + 3 standard errors of the difference.
+
+    Both runs use the same seed and 16,384 paths: the random numbers are keyed by calendar
+    day, so the two grids share their paths (the EPE on the reset dates is the same number)
+    and the difference is the integration rule's error on annual steps (-2.0%,
+    docs/conventions.md) plus the little noise of the dates the monthly grid adds; its
+    standard error comes from the per-batch differences."""
+    portfolio, _ = swap_run
     resets = _reset_dates()
     monthly = {_dt.date(y, m, 24) for y in range(2026, 2031) for m in range(1, 13)}
     grid = sorted({d for d in monthly if _dt.date.fromisoformat(AS_OF) < d < resets[-1]}
                   | set(resets[1:]))
-    fine = run_partition(portfolio, list(SWAPS), RunSettings(
-        paths=16_384, seed=8, grid=tuple(d.isoformat() for d in grid), bilateral=False,
-        antithetic=True))
-    coarse = run.result
+    runs = [run_partition(portfolio, list(SWAPS), RunSettings(
+        paths=16_384, seed=7, grid=tuple(d.isoformat() for d in dates), bilateral=False,
+        antithetic=True)) for dates in (resets[1:], grid)]
+    coarse, fine = runs
+    on_resets = np.isin(fine.dates, coarse.dates)
+    assert on_resets.sum() == coarse.dates.size
+    assert np.array_equal(coarse.profile.epe, fine.profile.epe[on_resets])  # common paths
     for j, ns in enumerate(coarse.netting_sets):
         a = coarse.xva["cva"][0][j] / coarse.n_paths
         b = fine.xva["cva"][0][j] / fine.n_paths
-        se = math.hypot(float(batch_stderr(coarse.xva["cva"][1], coarse.batch_size)[j]),
-                        float(batch_stderr(fine.xva["cva"][1], fine.batch_size)[j]))
+        diff = coarse.xva["cva"][1][:, j:j + 1] - fine.xva["cva"][1][:, j:j + 1]
+        se = float(batch_stderr(diff, coarse.batch_size)[0])
         print(f"{ns}: annual {a:.1f}, monthly {b:.1f} ({(a / b - 1) * 100:+.2f}%, "
-              f"{abs(a - b) / se:.2f} s.e.)")
-        assert abs(a - b) <= 0.01 * abs(b) + 3.0 * se, ns
+              f"{abs(a - b) / se:.2f} s.e. of the difference)")
+        assert abs(a - b) <= 0.025 * abs(b) + 3.0 * se, ns
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,6 +64,17 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """Y(s) = A Y(a) + B Y(b) + c + L eps: the exact draw of the state between two known
+    states (``[D, D]``, ``[D, D]``, ``[D]``, ``[D, D]``), see :meth:`CrossAssetModel.bridge`."""
+
+    from_a: FloatArray
+    from_b: FloatArray
+    mean: FloatArray
+    loading: FloatArray
+
+
+@dataclass(frozen=True)
 class CrossAssetModel:
     """The model's parameters and state layout.
 
@@ -106,8 +117,8 @@ class CrossAssetModel:
     input_correlation: FloatArray
     calibration: dict[str, CalibrationReport | None] = field(default_factory=dict)
     vol_fits: tuple[VolFit, ...] = ()
-    _cache: dict[tuple[float, float], Transition] = field(default_factory=dict, compare=False,
-                                                          repr=False)
+    _cache: dict[tuple[float, ...], Any] = field(default_factory=dict, compare=False,
+                                                 repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The parameters for reports: Hull-White per currency (given or calibrated, with the fit
@@ -203,7 +214,31 @@ class CrossAssetModel:
             cov = 0.5 * (cov + cov.T)
             self._cache[key] = Transition(matrix=mat, mean=mean, covariance=cov,
                                           loading=_psd_factor(cov))
-        return self._cache[key]
+        out: Transition = self._cache[key]
+        return out
+
+    def bridge(self, a: float, s: float, b: float) -> Bridge:
+        """The exact law of Y(s) given Y(a) and Y(b), a < s < b (cached by the triple).
+
+        With (M1, m1, Q1) the transition a -> s and (M2, m2, Q2) the transition s -> b,
+        Y(s) | Y(a), Y(b) ~ N(M1 Y(a) + m1 + W (Y(b) - M2 M1 Y(a) - M2 m1 - m2), Q1 - W M2 Q1),
+        W = Q1 M2^T (M2 Q1 M2^T + Q2)^+ (the Gaussian conditional law; the model is Markov, so
+        conditioning on the two neighbours is conditioning on everything drawn before). The
+        pseudo-inverse keeps singular covariances (a zero vol, deterministic rates) well defined:
+        the law is then exact on the support.
+        """
+        key = (round(float(a), 12), round(float(s), 12), round(float(b), 12))
+        if key not in self._cache:
+            first, second = self.transition(a, s), self.transition(s, b)
+            m1, q1, m2 = first.matrix, first.covariance, second.matrix
+            q_ab = m2 @ q1 @ m2.T + second.covariance  # Cov(Y(b) | Y(a))
+            gain = q1 @ m2.T @ pseudo_inverse(0.5 * (q_ab + q_ab.T))
+            cov = q1 - gain @ m2 @ q1
+            self._cache[key] = Bridge(from_a=m1 - gain @ m2 @ m1, from_b=gain,
+                                      mean=first.mean - gain @ (m2 @ first.mean + second.mean),
+                                      loading=_psd_factor(0.5 * (cov + cov.T)))
+        out: Bridge = self._cache[key]
+        return out
 
     def _piece_moments(self, j: int, h: float) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(M, m, Q) over a step of length h inside vol piece j (Van Loan)."""
@@ -378,6 +413,19 @@ def _b_integral(a: float, tau: Any) -> Any:
     return (tau - bond_b(a, 0.0, tau)) / a
 
 
+def pseudo_inverse(q: FloatArray) -> FloatArray:
+    """Moore-Penrose inverse of a covariance ``[D, D]``, taken on the correlation scale so that
+    factors of very different sizes (a rate integral over days beside an FX log) are treated
+    alike; factors with zero variance get zero rows and columns."""
+    sd = np.sqrt(np.maximum(np.diag(q), 0.0))
+    scale = np.where(sd > 0.0, sd, 1.0)
+    outer = np.outer(scale, scale)
+    inv: FloatArray = np.linalg.pinv(q / outer, rcond=1e-12, hermitian=True) / outer
+    inv[sd == 0.0] = 0.0
+    inv[:, sd == 0.0] = 0.0
+    return inv
+
+
 def _psd_factor(cov: FloatArray) -> FloatArray:
     """L with L L^T = cov: Cholesky, or a symmetric square root when cov is singular."""
     try:
@@ -395,6 +443,30 @@ def _fx_factor(base: str, ccy: str, quoted: tuple[str, ...]) -> tuple[str, float
     if base + ccy in quoted:
         return f"FX_{base}{ccy}", -1.0
     return f"FX_{ccy}{base}", 1.0
+
+
+def market_factors(market: Market) -> tuple[list[str], list[str]]:
+    """(currencies, equities) of every factor the market can simulate: a currency with a curve,
+    Hull-White parameters (given, or calibrated from swaption vols) and, unless it is the
+    base, an FX spot and vol against the base; an equity whose currency is simulated.
+
+    The engine simulates all of them, not only the ones a book uses, so that the paths of a
+    netting set do not change when another netting set gains a trade in a new currency or
+    equity (the model's dimension and correlation factor stay the same).
+    """
+    base = market.base_currency
+    ccys = []
+    for c in sorted(market.curves):
+        if c != base and c + base not in market.fx_vols and base + c not in market.fx_vols:
+            continue
+        try:
+            market.fx_rate(c, base)
+            hull_white_for(market, c)
+        except MissingMarketDataError:
+            continue
+        ccys.append(c)
+    equities = [e for e in sorted(market.equities) if market.equity(e).currency in ccys]
+    return ccys, equities
 
 
 def build_model(market: Market, currencies: Sequence[str], equities: Sequence[str]

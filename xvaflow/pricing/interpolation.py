@@ -18,7 +18,6 @@ Reference: L. N. Trefethen, "Approximation Theory and Approximation Practice", S
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +58,22 @@ class ExpSumFit:
 
     @classmethod
     def for_exponents(cls, lo: float, hi: float, max_beta: float) -> ExpSumFit:
-        c = max_beta * 0.5 * (hi - lo)
-        pieces = max(1, math.ceil(c / MAX_PIECE_RANGE - 1e-12))
-        c_piece = c / pieces
-        points, degree = next((p, d) for p, d, limit in _FITS if c_piece <= limit + 1e-12)
-        return cls(lo, hi, points, degree, pieces)
+        fits, _ = cls.for_each(lo, hi, np.array([max_beta]))
+        return fits[0]
+
+    @classmethod
+    def for_each(cls, lo: float, hi: float, max_beta: FloatArray
+                 ) -> tuple[list[ExpSumFit], np.ndarray]:
+        """The distinct fits for functions with largest exponents ``max_beta`` ``[m]`` on
+        [lo, hi], and the index of each function's fit ``[m]``."""
+        c = np.asarray(max_beta, dtype=np.float64) * 0.5 * (hi - lo)
+        pieces = np.maximum(1, np.ceil(c / MAX_PIECE_RANGE - 1e-12)).astype(np.int64)
+        limits = np.array([limit for _, _, limit in _FITS])
+        which = np.minimum(np.searchsorted(limits + 1e-12, c / pieces, side="left"),
+                           limits.size - 1)
+        keys, index = np.unique(np.stack([pieces, which], axis=1), axis=0, return_inverse=True)
+        fits = [cls(lo, hi, _FITS[w][0], _FITS[w][1], int(n)) for n, w in keys.tolist()]
+        return fits, index.ravel()
 
     @property
     def width(self) -> float:

@@ -143,6 +143,26 @@ class _Rows:
                    u.f5)
 
 
+@dataclass
+class _Overnight:
+    """Overnight coupons of one currency: the groups holding them (``cols``), the coupons in
+    start and in payment order, how many of each have started / paid (``done``) and the two
+    running sums of a / N_c(s) ``[cols, paths]`` (started, paid)."""
+
+    cols: IntArray
+    start_order: IntArray
+    pay_order: IntArray
+    done: list[int]
+    sums: tuple[Any, Any]
+
+    @classmethod
+    def of(cls, r: _Rows, rows: IntArray, n_paths: int, xp: Any) -> _Overnight:
+        cols = np.unique(r.group[rows])
+        return cls(cols=cols, start_order=rows[np.argsort(r.start[rows], kind="stable")],
+                   pay_order=rows[np.argsort(r.pay[rows], kind="stable")], done=[0, 0],
+                   sums=(xp.zeros((cols.size, n_paths)), xp.zeros((cols.size, n_paths))))
+
+
 class ScenarioValuer:
     """Values of a set of netting sets on the paths of a :class:`Scenario`.
 
@@ -200,14 +220,21 @@ class ScenarioValuer:
             self.rows[int(c)] = _Rows.merged(group[m], rows.kind[m], rows.pay_time[m],
                                              rows.fix_start[m], rows.fix_end[m], rows.amount[m],
                                              live_from[m])
-        # Running sums of overnight coupons in progress: columns = groups with such rows.
-        self._on_cols: dict[int, IntArray] = {}
-        self._on_acc: dict[int, Any] = {}
+        # Overnight coupons in progress: per group, the running sums of a / N_c(s) over the
+        # coupons started (s < t) and over those paid (p <= t), each added in date order (see
+        # advance), so that both are the same whichever other dates are simulated.
+        self._on: dict[int, _Overnight] = {}
         for c, r in self.rows.items():
-            cols = np.unique(r.group[r.kind == OVERNIGHT])
-            if cols.size:
-                self._on_cols[c] = cols
-                self._on_acc[c] = self.xp.zeros((cols.size, scenario.n_paths))
+            started = np.flatnonzero((r.kind == OVERNIGHT) & (r.live_from <= r.start))
+            if started.size:
+                self._on[c] = _Overnight.of(r, started, scenario.n_paths, self.xp)
+        # Earliest fixing each currency still needs once the flows paid by t are gone:
+        # the suffix minimum of the projected rows' start dates in pay order.
+        self._needed: dict[int, tuple[FloatArray, FloatArray]] = {}
+        for c, r in self.rows.items():
+            order = np.argsort(r.pay, kind="stable")
+            start = np.where(r.kind[order] == FIXED, np.inf, r.start[order])
+            self._needed[c] = (r.pay[order], np.minimum.accumulate(start[::-1])[::-1])
         self._prev_t = 0.0
         self._step_key: tuple[float, int] | None = None
         self._fixing_cache: dict[int, dict[float, Any]] = {}
@@ -227,9 +254,11 @@ class ScenarioValuer:
         self.eq_ns = ns_of_trade[self.eq.trade]
         self.eq_var = ForwardVariance(model.eq_loading(self.eq_model), model.knots,
                                       self.eq.expiry, self.eq.expiry)
-        self.cash: Any = None
+        # Flows paid since the last exposure date, per netting set: linear rows in units of
+        # their currency's bank account (a / N_c(p)), option payoffs deflated by the base's.
+        self.cash: dict[int, Any] = {}
+        self.option_cash: Any = None
         self.cash_paid = False
-        self.reset_cash()
 
     def _sw_setup(self) -> None:
         """Per swaption: coefficients of the underlying at expiry in y(T) (merged, padded; see
@@ -244,96 +273,113 @@ class ScenarioValuer:
     # ------------------------------------------------------------------------------------
     # per-step entry points
     # ------------------------------------------------------------------------------------
-    def advance(self, t: float, step: int, state: Any) -> None:
+    def advance(self, t: float, state: Any) -> None:
         """Bring path-dependent memory up to date at a new grid date (call at every step).
 
-        Overnight coupons that started since the last date join their group's running sum,
-        those that paid leave it; options expiring now are exercised or not.
+        Overnight coupons that started before t join their group's started sum, those paid by
+        t its paid sum (each in date order, so the sums do not depend on which dates are
+        simulated); options expiring now are exercised or not; the flows paid since the last
+        date are booked; the scenario forgets the history no later fixing needs.
         """
         prev = self._prev_t
-        for c, acc in self._on_acc.items():
+        for c, on in self._on.items():
             r = self.rows[c]
-            on = r.kind == OVERNIGHT
-            started = on & (r.start >= prev) & (r.start < t) & (r.pay > t) & (r.live_from <= t)
-            paid = on & (r.pay > prev) & (r.pay <= t) & (r.start < prev) & (r.live_from <= prev)
-            for mask, sign in ((started, 1.0), (paid, -1.0)):
-                idx = np.flatnonzero(mask)
-                if idx.size:
-                    weight = self._on_weight(c, r, idx, step)
-                    weight *= sign
-                    _accumulate(self.xp, acc, weight, np.searchsorted(self._on_cols[c],
-                                                                     r.group[idx]))
+            for which, times in ((0, on.start_order), (1, on.pay_order)):
+                dates = r.start[times] if which == 0 else r.pay[times]
+                done = int(np.searchsorted(dates, t, side="left" if which == 0 else "right"))
+                new = times[on.done[which]: done]
+                if new.size:
+                    _accumulate(self.xp, on.sums[which], self._on_weight(c, r, new),
+                                np.searchsorted(on.cols, r.group[new]))
+                    on.done[which] = done
         self._exercise_swaptions(t, state)
         self._exercise_fx_options(t, state)
-        self._pay(prev, t, step, state)
+        self._pay(prev, t, state)
         self._prev_t = t
+        needed = [float(ends[np.searchsorted(pays, t, side="right")]) if (pays > t).any()
+                  else t for pays, ends in self._needed.values()]
+        self.scenario.forget(min([t, *needed]))
 
     # ------------------------------------------------------------------------------------
     # flows paid between exposure dates
     # ------------------------------------------------------------------------------------
     def reset_cash(self) -> None:
         """Start a new interval: no flow paid since (call at every exposure date)."""
-        if self.cash is None:
-            self.cash = self.xp.zeros((self.n_ns, self.scenario.n_paths))
-        elif self.cash_paid:
-            self.cash.fill(0.0)
+        if self.cash_paid:
+            for cash in (*self.cash.values(), self.option_cash):
+                if cash is not None:
+                    cash.fill(0.0)
         self.cash_paid = False
 
-    def interval_values(self, values: Any, numeraire: Any) -> Any:
-        """Values ``[ns, paths]`` of the interval portfolio: ``values`` (after payments) plus
-        the flows paid since the last exposure date, each grown in its own currency's bank
-        account from its payment date and converted at the simulated FX."""
-        return values + self.cash * numeraire[None, :] if self.cash_paid else values
+    def interval_values(self, values: Any, t: float, state: Any) -> Any:
+        """Values ``[ns, paths]`` of the interval portfolio at t: ``values`` (after payments)
+        plus the flows paid since the last exposure date, each grown in its own currency's
+        bank account from its payment date to t and converted at the simulated FX at t."""
+        if not self.cash_paid:
+            return values
+        fx_all, _, bank_all = self._step_vars(t, state)
+        out = values.copy()
+        for c, cash in sorted(self.cash.items()):
+            out += cash * (bank_all[c] * fx_all[c])[None, :]
+        if self.option_cash is not None:
+            out += self.option_cash * bank_all[0][None, :]
+        return out
 
-    def _pay(self, prev: float, t: float, step: int, state: Any) -> None:
-        """Add the flows paid in (prev, t] to :attr:`cash`, deflated by the base numeraire at t.
+    def _cash(self, c: int | None) -> Any:
+        """The cash account of currency c (``None``: the options' deflated base cash)."""
+        if c is None:
+            if self.option_cash is None:
+                self.option_cash = self.xp.zeros((self.n_ns, self.scenario.n_paths))
+            return self.option_cash
+        if c not in self.cash:
+            self.cash[c] = self.xp.zeros((self.n_ns, self.scenario.n_paths))
+        return self.cash[c]
+
+    def _pay(self, prev: float, t: float, state: Any) -> None:
+        """Book the flows paid in (prev, t].
 
         A linear row paid at p adds a (realised amount) / N_c(p) units of currency c's bank
         account (realised: 1 for a fixed row, N_c(e)/N_c(s) for an overnight one, 1/P_c(s, e)
-        for a term one, with the path's state at s, e, p from the scenario's bridge); options
-        pay their payoff at expiry or settlement (on the grid).
+        for a term one, with the path's state at s, e, p from the scenario's bridge), in
+        payment-date order: the cash does not depend on which dates between exposure dates
+        are simulated. Options pay their payoff at expiry or settlement (on the grid),
+        deflated by the base numeraire.
         """
         xp = self.xp
-        fx_all, _, bank_all = self._step_vars(t, state)
-        numeraire = bank_all[0]
         for c, r in self.rows.items():
             idx = np.flatnonzero((r.pay > prev) & (r.pay <= t) & (r.live_from < r.pay))
             if idx.size == 0:
                 continue
             keys = np.rec.fromarrays([r.kind[idx], r.start[idx], r.end[idx], r.pay[idx]])
             uniq, key_of = np.unique(keys, return_inverse=True)
-            groups, group_of = np.unique(r.group[idx], return_inverse=True)
-            matrix = sp.csr_matrix((r.amount[idx], (group_of.ravel(), key_of.ravel())),
-                                   shape=(groups.size, uniq.size))
-            units = _sparse_product(xp, matrix, self._realised(c, uniq, step))
-            units *= (bank_all[c] * fx_all[c] / numeraire)[None, :]
-            self._add_group_cash(groups, units)
+            # one output row per (payment date, value group), date-major
+            pairs, pair_of = np.unique(np.rec.fromarrays([r.pay[idx], r.group[idx]]),
+                                       return_inverse=True)
+            matrix = sp.csr_matrix((r.amount[idx], (pair_of.ravel(), key_of.ravel())),
+                                   shape=(pairs.size, uniq.size))
+            units = _sparse_product(xp, matrix, self._realised(c, uniq))
+            groups = np.asarray(pairs["f1"], dtype=np.int64)
+            target = groups.copy()
+            under = np.flatnonzero(groups >= self.n_ns)
+            if under.size:  # an underlying of a physical swaption pays where exercised
+                u = groups[under] - self.n_ns
+                units[under] *= self.exercised[u]
+                units[under] *= xp.asarray(self.sw_sign[self.phys[u]])[:, None]
+                target[under] = self.sw_ns[self.phys[u]]
+            _accumulate(xp, self._cash(c), units, target)
+            self.cash_paid = True
+        numeraire = self._step_vars(t, state)[2][0]
         self._pay_swaptions(t, state, numeraire)
         self._pay_fx_options(prev, t, state, numeraire)
         self._pay_equity(prev, t, state, numeraire)
 
-    def _add_group_cash(self, groups: IntArray, values: Any) -> None:
-        """Add value groups' cash ``[groups, paths]`` (base, deflated) to their netting sets;
-        an underlying of a physical swaption pays only where it was exercised."""
-        xp = self.xp
-        own = groups < self.n_ns
-        if own.any():
-            _accumulate(xp, self.cash, values[np.flatnonzero(own)], groups[own])
-        if not own.all():
-            rows = np.flatnonzero(~own)
-            under = groups[rows] - self.n_ns
-            paid = values[rows] * self.exercised[under]
-            paid *= xp.asarray(self.sw_sign[self.phys[under]])[:, None]
-            _accumulate(xp, self.cash, paid, self.sw_ns[self.phys[under]])
-        self.cash_paid = True
-
-    def _realised(self, c: int, keys: np.ndarray, step: int) -> Any:
+    def _realised(self, c: int, keys: np.ndarray) -> Any:
         """Realised amount per unit of each (kind, s, e, p) row divided by N_c(p),
         ``[keys, paths]``."""
         xp, m = self.xp, self.model
         kind, s, e, p = (np.asarray(keys[f"f{i}"]) for i in range(4))
         dates = np.unique(np.r_[p, s[kind != FIXED], e[kind == OVERNIGHT]])
-        x, integral = self.scenario.pair_at(c, dates, step)
+        x, integral = self.scenario.pair_at(c, dates)
         integral += xp.asarray(m.log_bank_drift(c, dates))[:, None]  # ln N_c at the dates
         at = {float(d): i for i, d in enumerate(dates.tolist())}
 
@@ -354,7 +400,7 @@ class ScenarioValuer:
         """Add payments ``[n, paths]`` (base currency, at t) to their netting sets' cash,
         deflated by the numeraire at t (``paid`` is overwritten)."""
         paid /= numeraire[None, :]
-        _accumulate(xp, self.cash, paid, netting_sets)
+        _accumulate(xp, self._cash(None), paid, netting_sets)
         self.cash_paid = True
 
     def _pay_swaptions(self, t: float, state: Any, numeraire: Any) -> None:
@@ -399,13 +445,7 @@ class ScenarioValuer:
         payoff *= self._spots(self.eq_ccy[due], t, state)
         self._book(xp, payoff, self.eq_ns[due], numeraire)
 
-    def _at_fixings(self, c: int, s: FloatArray, step: int, which: int) -> Any:
-        """x_c(s) (``which`` 0) or I_c(s) (1), ``[len(s), paths]``, interpolated once per
-        distinct date."""
-        uniq, inverse = np.unique(s, return_inverse=True)
-        return self.scenario.pair_at(c, uniq, step)[which][inverse]
-
-    def _term_fixings(self, c: int, s: FloatArray, step: int) -> Any:
+    def _term_fixings(self, c: int, s: FloatArray) -> Any:
         """x_c(s) ``[len(s), paths]`` for term fixing dates s < t, each interpolated once in
         the run: a fixing no longer changes once the grid has passed it. Dates no longer asked
         for are dropped from the cache."""
@@ -414,17 +454,19 @@ class ScenarioValuer:
         uniq, inverse = np.unique(s, return_inverse=True)
         todo = [u for u in uniq.tolist() if u not in cache]
         if todo:
-            x, _ = self.scenario.pair_at(c, np.array(todo), step)
+            x, _ = self.scenario.pair_at(c, np.array(todo))
             for i, u in enumerate(todo):
                 cache[u] = x[i]
         for u in [u for u in cache if u not in set(uniq.tolist())]:
             del cache[u]
         return xp.stack([cache[u] for u in uniq.tolist()])[inverse]
 
-    def _on_weight(self, c: int, r: _Rows, idx: IntArray, step: int) -> Any:
-        """a exp(-ln N_c(s)) ``[idx, paths]`` for overnight rows, s from the stored history."""
+    def _on_weight(self, c: int, r: _Rows, idx: IntArray) -> Any:
+        """a exp(-ln N_c(s)) ``[idx, paths]`` for overnight rows, s from the stored history
+        (interpolated once per distinct date)."""
         xp = self.xp
-        integral = self._at_fixings(c, r.start[idx], step, 1)
+        uniq, inverse = np.unique(r.start[idx], return_inverse=True)
+        integral = self.scenario.pair_at(c, uniq)[1][inverse.ravel()]
         integral += xp.asarray(self.model.log_bank_drift(c, r.start[idx]))[:, None]
         integral *= -1.0
         xp.exp(integral, out=integral)
@@ -456,7 +498,7 @@ class ScenarioValuer:
             )
         return self._step_cache
 
-    def netting_set_values(self, t: float, step: int, state: Any,
+    def netting_set_values(self, t: float, state: Any,
                            subset: np.ndarray | None = None) -> Any:
         """``[netting sets, paths]`` values in base currency (not deflated) at time t.
 
@@ -488,22 +530,23 @@ class ScenarioValuer:
             if r is not None:
                 alive = (r.pay > t) & (r.live_from <= t) & in_group[r.group]
                 idx = np.flatnonzero(alive & ((r.kind == FIXED) | (r.start >= t)))
-                if idx.size:
-                    basis, coef, rows = self._fitted_groups(c, t, r, idx, y)
+                for basis, coef, rows in self._fitted_groups(c, t, r, idx, y):
                     basis *= fx[:, None]
                     full = np.zeros((coef.shape[0], groups.size))
                     full[:, row_of[rows]] = coef
                     bases.append(basis)
                     coefs.append(full)
-                if c in self._on_acc:
-                    on_rows = row_of[self._on_cols[c]]
+                on = self._on.get(c)
+                if on is not None:
+                    on_rows = row_of[on.cols]
                     keep = np.flatnonzero(on_rows >= 0)
                     if keep.size:
-                        extras.append((on_rows[keep], (fx * bank_all[c])[None, :]
-                                       * self._on_acc[c][keep]))
+                        in_progress = on.sums[0][keep] - on.sums[1][keep]
+                        in_progress *= (fx * bank_all[c])[None, :]
+                        extras.append((on_rows[keep], in_progress))
                 term = np.flatnonzero(alive & (r.kind == TERM) & (r.start < t))
                 if term.size:
-                    values = self._term_in_progress(c, t, step, r, term, y)
+                    values = self._term_in_progress(c, t, r, term, y)
                     values *= fx[None, :]
                     extras.append((row_of[r.group[term]], values))
             sw = np.flatnonzero((self.sw_ccy == c) & (self.sw_expiry > t)
@@ -544,23 +587,36 @@ class ScenarioValuer:
         return (lk_p + np.where(proj, lk_s - lk_e, 0.0), b_p + np.where(proj, b_s - b_e, 0.0))
 
     def _fitted_groups(self, c: int, t: float, r: _Rows, idx: IntArray, y: Any
-                       ) -> tuple[Any, FloatArray, IntArray]:
-        """(basis ``[paths, degree+1]``, coefficients ``[degree+1, groups]``, groups): the
-        product of basis and coefficients is the value of the rows ``idx`` of each group."""
-        lk, beta = self._log_factors(c, t, r, idx)
-        fit = ExpSumFit.for_exponents(*self._y_range(c, t, y), float(np.abs(beta).max()))
-        node_vals = fit.exp_values(r.amount[idx], lk, beta)
-        starts, cols = _segments(r.group[idx])  # idx is sorted by group
-        coef = fit.coefficients(np.add.reduceat(node_vals, starts, axis=0))
-        return fit.basis(y), coef, cols
+                       ) -> list[tuple[Any, FloatArray, IntArray]]:
+        """[(basis ``[paths, size]``, coefficients ``[size, groups]``, groups)] per fit: the
+        product of basis and coefficients is the value of the rows ``idx`` of each group.
 
-    def _term_in_progress(self, c: int, t: float, step: int, r: _Rows, idx: IntArray,
-                          y: Any) -> Any:
+        Each group's fit is chosen from its own rows' largest exponent, so a group's values
+        do not depend on what the other groups hold; groups with the same fit share a basis.
+        """
+        if idx.size == 0:
+            return []
+        lk, beta = self._log_factors(c, t, r, idx)
+        lo, hi = self._y_range(c, t, y)
+        starts, cols = _segments(r.group[idx])  # idx is sorted by group
+        lengths = np.diff(np.r_[starts, idx.size])
+        fits, fit_of = ExpSumFit.for_each(lo, hi, np.maximum.reduceat(np.abs(beta), starts))
+        row_fit = np.repeat(fit_of, lengths)
+        out = []
+        for k, fit in enumerate(fits):
+            sel, rows = np.flatnonzero(fit_of == k), np.flatnonzero(row_fit == k)
+            node_vals = fit.exp_values(r.amount[idx[rows]], lk[rows], beta[rows])
+            first = np.r_[0, np.cumsum(lengths[sel])[:-1]]
+            coef = fit.coefficients(np.add.reduceat(node_vals, first, axis=0))
+            out.append((fit.basis(y), coef, cols[sel]))
+        return out
+
+    def _term_in_progress(self, c: int, t: float, r: _Rows, idx: IntArray, y: Any) -> Any:
         """a P(t, T_pay) / P(s, e) for term rows fixed at s < t, ``[idx, paths]``."""
         xp, m = self.xp, self.model
         lk_p, b_p = m.bond_factors(c, t, r.pay[idx])
         out = self._log_fixed_bond(c, r.start[idx], r.end[idx],
-                                   self._term_fixings(c, r.start[idx], step))
+                                   self._term_fixings(c, r.start[idx]))
         out *= -1.0  # value = a exp(lk_p - B(t, T_pay) y_t - ln P(s, e))
         out -= xp.asarray(b_p)[:, None] * y[None, :]
         out += xp.asarray(lk_p)[:, None]

@@ -34,7 +34,7 @@ from xvaflow.exposure.collateral import CsaArrays, held_collateral, margin_call
 from xvaflow.exposure.profile import ExposureProfile, eepe
 from xvaflow.io.portfolio import Portfolio
 from xvaflow.market.market import Market
-from xvaflow.models.crossasset import CrossAssetModel, build_model
+from xvaflow.models.crossasset import CrossAssetModel, build_model, market_factors
 from xvaflow.pricing.scenario import ScenarioValuer
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import SETTLE_CASH, CompiledPortfolio
@@ -99,8 +99,11 @@ def simulation_setup(portfolio: Portfolio, settings: RunSettings) -> tuple[Cross
     c = portfolio.compiled
     used = {ns.csa_id for ns in portfolio.netting_sets.values() if ns.csa_id is not None}
     csas = [portfolio.csas[i] for i in sorted(used)]
-    model = build_model(portfolio.market, [*c.currencies, *(a.currency for a in csas)],
-                        c.equities)
+    # Every factor the market can simulate, not only the book's: the paths must not depend
+    # on what the book holds (common random numbers across what-if runs).
+    ccys, equities = market_factors(portfolio.market)
+    model = build_model(portfolio.market, [*ccys, *c.currencies, *(a.currency for a in csas)],
+                        [*equities, *c.equities])
     exposure = exposure_dates(settings.grid, portfolio.market.as_of, portfolio_end(portfolio))
     # Exercise, settlement and payoff dates of options: on the grid, so that a path's
     # decision and payment use its own state on that date.
@@ -270,7 +273,7 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
     k = 0
     value_time = 0.0
     for step in scenario.steps():
-        valuer.advance(step.t, step.index, step.state)
+        valuer.advance(step.t, step.state)
         index = step.index - 1  # grid index = step number - 1
         calls = part.lag_calls.get(index, [])
         is_exposure = bool(grid.exposure[index])
@@ -283,7 +286,7 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
             subset = np.zeros(len(part.ns_ids), dtype=bool)
             for _, rows in calls:
                 subset[csa.column[rows]] = True
-        values = valuer.netting_set_values(step.t, step.index, step.state, subset)
+        values = valuer.netting_set_values(step.t, step.state, subset)
         value_time += time.perf_counter() - tick
         numeraire = model.numeraire(step.t, step.state)
         for target, rows in calls:
@@ -294,7 +297,7 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
                 balance[rows] = new
                 pending.setdefault(target, t0_balance.copy())[rows] = new
                 if valuer.cash_paid and index > exposure_index[target]:
-                    star = valuer.interval_values(values, numeraire)[csa.column[rows]]
+                    star = valuer.interval_values(values, step.t, step.state)[csa.column[rows]]
                     interval_calls.setdefault(target, []).append(
                         (rows, margin_call(star / fx_csa, prior, csa, rows)))
         if is_exposure:
@@ -314,7 +317,8 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
                         called[rows] = new
                     interval_collateral = collateral.copy()
                     interval_collateral[csa.column] = held_collateral(called, csa) * fx_now
-                interval = (valuer.interval_values(values, numeraire), interval_collateral)
+                interval = (valuer.interval_values(values, step.t, step.state),
+                            interval_collateral)
             exposure, interval_exposure = part.profile.add(k, values, collateral, numeraire,
                                                            interval, first)
             part.acc.add(k, exposure, interval_exposure, first)
