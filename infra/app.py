@@ -13,6 +13,7 @@ next to the resource it concerns (infra/constructs/*.py).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,7 +53,11 @@ def build_app(*, context: Mapping[str, Any] | None = None, outdir: str | None = 
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except ValueError as exc:  # a bad context value: one line naming the key
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     app.synth()
 
 

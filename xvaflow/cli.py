@@ -1,5 +1,6 @@
-"""Command line: ``xvaflow price | validate | generate | run | submit | status`` (CONTRACT.md,
-"Command line"; submit and status drive a deployed stack, see README "Deploy to AWS").
+"""Command line: ``xvaflow price | capital | validate | generate | run | submit | status``
+(CONTRACT.md, "Command line"; submit and status drive a deployed stack, see README "Deploy to
+AWS").
 
 Exit status: 0 success; 2 bad input or usage (one line per problem on stderr, no traceback);
 1 internal error.
@@ -14,9 +15,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xvaflow.core.errors import InputError, PipelineError, Problem, XvaflowError
+
+if TYPE_CHECKING:  # the commands import lazily: `xvaflow --help` stays fast
+    from xvaflow.portfolio import Portfolio
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
@@ -29,6 +33,19 @@ def _parser() -> argparse.ArgumentParser:
     price = sub.add_parser("price", help="t0 NPV of every trade")
     price.add_argument("portfolio", type=Path)
     price.add_argument("--out", type=Path, help="directory for results.json")
+
+    capital = sub.add_parser("capital", help="t0 regulatory capital: SA-CCR per netting set, "
+                             "BA-CVA (no simulation)")
+    capital.add_argument("portfolio", type=Path)
+    capital.add_argument("--out", type=Path, required=True, help="directory for results.json")
+
+    whatif = sub.add_parser("whatif", help="pre-deal: incremental XVA of new trades on their "
+                            "netting sets (common random numbers)")
+    whatif.add_argument("portfolio", type=Path)
+    whatif.add_argument("--trades", type=Path, required=True,
+                        help="the new trades, trades.csv columns (CSV or .parquet)")
+    whatif.add_argument("--out", type=Path, required=True, help="directory for results.json")
+    _add_settings(whatif)
 
     run = sub.add_parser("run", help="the whole workflow locally: exposures and XVA")
     run.add_argument("portfolio", type=Path)
@@ -81,6 +98,11 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("numpy", "cupy"), help="array backend")
     p.add_argument("--antithetic", action=argparse.BooleanOptionalAction, default=None,
                    help="antithetic variates")
+    p.add_argument("--stress", action=argparse.BooleanOptionalAction, default=None,
+                   help="stress scenarios on the same paths: credit spreads +-100bp, funding "
+                   "+-50bp, collateral coverage 0/50/100/120%% (stress.csv; run.json: stress)")
+    p.add_argument("--sensitivities", action=argparse.BooleanOptionalAction, default=None,
+                   help="CS01 per counterparty and CDS tenor (run.json: sensitivities)")
     side = p.add_mutually_exclusive_group()
     side.add_argument("--bilateral", dest="bilateral", action="store_const", const=True,
                       default=None, help="first-to-default CVA/DVA: each weighted by the other "
@@ -91,7 +113,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
-                                          "antithetic", "path_chunk", "bilateral")
+                                          "antithetic", "path_chunk", "bilateral", "stress",
+                                          "sensitivities")
             if getattr(args, k) is not None}
 
 
@@ -123,9 +146,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_price(args: argparse.Namespace) -> int:
     from xvaflow.io.portfolio import load_portfolio
-    from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs
     from xvaflow.pricing.t0 import price_t0
-    from xvaflow.report.results import SCHEMA_VERSION, json_bytes, trades_section
+    from xvaflow.report.results import trades_section
 
     _check_out_dir(args.out)
     started = time.perf_counter()
@@ -144,22 +166,85 @@ def cmd_price(args: argparse.Namespace) -> int:
     total = float(values.npv_base.sum())
     print(f"{'total':<{width}}  {'':<8}  {pf.market.base_currency:<3}  {'':>18}  {total:>18,.2f}")
     if args.out is not None:
-        run_id = new_run_id("price")
-        document = json_bytes({
-            "schema_version": SCHEMA_VERSION,
-            "as_of": pf.market.as_of.isoformat(),
-            "base_currency": pf.market.base_currency,
-            "run": {"command": "price", "run_id": run_id,
-                    "wall_seconds": round(time.perf_counter() - started, 3)},
-            "trades": trades,
-        })
-        try:
-            with output_lock(args.out):
-                publish_outputs(args.out, run_id, {"results.json": document})
-        except OSError as exc:
-            raise InputError([_usage(f"--out {args.out}: cannot write results.json: "
-                                     f"{exc.strerror or exc}")]) from None
-        print(f"wrote {args.out / 'results.json'}", file=sys.stderr)
+        _publish_results(args.out, "price", pf, started, {"trades": trades})
+    return EXIT_OK
+
+
+def _publish_results(out: Path, command: str, pf: Portfolio, started: float,
+                     sections: dict[str, Any]) -> None:
+    """Publish a t0 command's results.json (header, ``run`` and ``sections``) to ``out``."""
+    from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs
+    from xvaflow.report.results import SCHEMA_VERSION, json_bytes
+
+    run_id = new_run_id(command)
+    document = json_bytes({
+        "schema_version": SCHEMA_VERSION,
+        "as_of": pf.market.as_of.isoformat(),
+        "base_currency": pf.market.base_currency,
+        "run": {"command": command, "run_id": run_id,
+                "wall_seconds": round(time.perf_counter() - started, 3)},
+        **sections,
+    })
+    try:
+        with output_lock(out):
+            publish_outputs(out, run_id, {"results.json": document})
+    except OSError as exc:
+        raise InputError([_usage(f"--out {out}: cannot write results.json: "
+                                 f"{exc.strerror or exc}")]) from None
+    print(f"wrote {out / 'results.json'}", file=sys.stderr)
+
+
+def cmd_capital(args: argparse.Namespace) -> int:
+    """SA-CCR EAD per netting set and BA-CVA at t0 (results.json ``capital``), published to
+    ``--out`` like ``price``."""
+    from xvaflow.io.portfolio import load_portfolio
+    from xvaflow.pricing.t0 import price_t0
+    from xvaflow.regulatory.capital import capital_section
+
+    _check_out_dir(args.out)
+    started = time.perf_counter()
+    pf = load_portfolio(args.portfolio)
+    _print_warnings(pf.warnings)
+    capital = capital_section(pf, price_t0(pf.compiled, pf.market).npv_base)
+    ccy = pf.market.base_currency
+    print(f"SA-CCR and BA-CVA as of {pf.market.as_of} in {ccy}")
+    print(f"{'netting set':<16} {'margined':>8} {'v':>15} {'rc':>15} {'addon':>15} "
+          f"{'multiplier':>10} {'ead':>15}")
+    for ns, r in capital["saccr"].items():
+        print(f"{ns:<16} {'yes' if r['margined'] else 'no':>8} {r['v']:>15,.0f} "
+              f"{r['rc']:>15,.0f} {r['addon']:>15,.0f} {r['multiplier']:>10.4f} "
+              f"{r['ead']:>15,.0f}")
+    ba = capital["ba_cva"]
+    full = "n/a (no cva_hedges.csv)" if ba["full"] is None else f"{ba['full']:,.0f}"
+    print(f"BA-CVA reduced {ba['reduced']:,.0f}, full {full}")
+    _publish_results(args.out, "capital", pf, started, {"capital": capital})
+    return EXIT_OK
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    """Incremental XVA (and SA-CCR EAD) of new trades on the netting sets they join, on the
+    same paths as the book (results.json ``whatif``, published to ``--out``)."""
+    from xvaflow.io.portfolio import load_portfolio, with_new_trades
+    from xvaflow.pipeline.stages import settings_for
+    from xvaflow.xva.whatif import incremental_xva
+
+    _check_out_dir(args.out)
+    started = time.perf_counter()
+    book = load_portfolio(args.portfolio)
+    combined = with_new_trades(book, args.trades)
+    _print_warnings(combined.warnings)
+    settings = settings_for(combined, _overrides(args), "command line")
+    section = incremental_xva(book, combined, settings)
+    print(f"incremental XVA as of {book.market.as_of} in {book.market.base_currency} "
+          f"({settings.paths} paths, same paths as the book; increment +- standard error)")
+    metrics = [m for m in ("cva", "dva", "fca", "fba", "fva") if m in section["totals"]]
+    print(f"{'netting set':<16} " + " ".join(f"{m:>26}" for m in metrics) + f" {'ead':>15}")
+    for ns, entry in [*section["netting_sets"].items(), ("total", section["totals"])]:
+        cells = [f"{entry[m]['increment']:>14,.0f} +- {entry[m]['increment_stderr']:>8,.0f}"
+                 for m in metrics]
+        ead = f"{entry['ead']['increment']:>15,.0f}" if "ead" in entry else ""
+        print(f"{ns:<16} " + " ".join(f"{c:>26}" for c in cells) + f" {ead}")
+    _publish_results(args.out, "whatif", book, started, {"whatif": section})
     return EXIT_OK
 
 
@@ -182,6 +267,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.local import run_pipeline
+    from xvaflow.pipeline.publish import run_output_files
 
     _check_out_dir(args.out)
     if args.workers is not None and args.workers < 1:
@@ -189,8 +275,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = run_pipeline(args.portfolio, args.out, _overrides(args), workers=args.workers,
                            run_id=_check_run_id(args.run_id) if args.run_id else None)
     _print_xva(summary.document)
-    print(f"wrote {summary.out / 'results.json'}, {summary.out / 'exposure.csv'} and "
-          f"{summary.out / 'diagnostics.json'}")
+    files = run_output_files(summary.document)
+    print(f"wrote {', '.join(str(summary.out / f) for f in files[:-1])} and "
+          f"{summary.out / files[-1]}")
     return EXIT_OK
 
 
@@ -230,14 +317,11 @@ def _print_xva(doc: dict[str, Any]) -> None:
 
 
 def _aws(region: str | None) -> tuple[Any, Any, Any]:
-    """CloudFormation, Step Functions and S3 clients (the [aws] extra)."""
-    try:
-        import boto3
-    except ImportError:
-        raise XvaflowError("submit and status need boto3: pip install 'xvaflow[aws]'") from None
-    session = boto3.session.Session(region_name=region)
-    return (session.client("cloudformation"), session.client("stepfunctions"),
-            session.client("s3"))
+    """CloudFormation, Step Functions and S3 clients (the [aws] extra); a missing region or
+    credentials is one line saying what to set (exit status 2)."""
+    from xvaflow.pipeline.remote import aws_clients
+
+    return aws_clients(region)
 
 
 def _follow(args: argparse.Namespace, sfn: Any, s3: Any, deployment: Any, run_id: str,
@@ -252,10 +336,9 @@ def _follow(args: argparse.Namespace, sfn: Any, s3: Any, deployment: Any, run_id
         status = run_status(sfn, s3, deployment, run_id)
         print(status.line())
     if status.status == "SUCCEEDED" and out is not None:
-        download_outputs(s3, deployment, run_id, out)
+        paths = download_outputs(s3, deployment, run_id, out)
         _print_xva(json.loads((out / "results.json").read_text()))
-        print(f"wrote {out / 'results.json'}, {out / 'exposure.csv'} and "
-              f"{out / 'diagnostics.json'}")
+        print(f"wrote {', '.join(map(str, paths[:-1]))} and {paths[-1]}")
     if status.status in ("FAILED", "TIMED_OUT", "ABORTED"):
         raise PipelineError(f"run {run_id} {status.status.lower()}: {status.error}: "
                             f"{status.cause}")
@@ -263,6 +346,13 @@ def _follow(args: argparse.Namespace, sfn: Any, s3: Any, deployment: Any, run_id
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from xvaflow.pipeline.remote import aws_errors
+
+    with aws_errors():  # botocore's configuration errors: one line, exit status 2
+        return _submit(args)
+
+
+def _submit(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.local import check_inputs
     from xvaflow.pipeline.publish import new_run_id
     from xvaflow.pipeline.remote import (
@@ -293,6 +383,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from xvaflow.pipeline.remote import aws_errors
+
+    with aws_errors():  # botocore's configuration errors: one line, exit status 2
+        return _status(args)
+
+
+def _status(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.remote import find_deployment
 
     _check_out_dir(args.out)
@@ -306,7 +403,8 @@ def _usage(message: str) -> Problem:
     return Problem("command line", None, None, message)
 
 
-COMMANDS = {"price": cmd_price, "run": cmd_run, "validate": cmd_validate,
+COMMANDS = {"price": cmd_price, "capital": cmd_capital, "whatif": cmd_whatif,
+            "run": cmd_run, "validate": cmd_validate,
             "generate": cmd_generate, "submit": cmd_submit, "status": cmd_status}
 
 

@@ -1,5 +1,6 @@
 """The Step Functions state machine loaded from the ASL file, with a least-privilege role,
-logging at level ALL, X-Ray tracing and an alarm on failed executions."""
+logging at level ALL (without execution data unless asked), X-Ray tracing and an alarm on
+failed executions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -31,14 +33,20 @@ class PipelineStateMachine(Construct):
     ``ecs:runTask.sync`` integration uses; pass exactly the tasks' task and execution roles, and
     only to ECS tasks; start, describe and stop its own child executions (Distributed Map).
     Logging and tracing statements are added by CDK; the caller grants the S3 read of the
-    Distributed Map manifest (``RunDataBucket.grant_read_runs``).
+    Distributed Map manifest (``RunDataBucket.grant``).
+
+    Execution logs (level ALL) carry no execution data (states' input and output, which hold
+    run settings and S3 keys, and error causes, which quote input problems) unless
+    ``include_execution_data``: portfolios are confidential. ``encryption_key`` encrypts the
+    log group.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, asl_file: Path,
                  substitutions: Mapping[str, str], state_machine_name: str,
                  functions: Sequence[lambda_.IFunction], cluster: ecs.ICluster,
                  task_definitions: Sequence[ecs.TaskDefinition],
-                 alarm_topic_arn: str | None = None) -> None:
+                 alarm_topic_arn: str | None = None, include_execution_data: bool = False,
+                 encryption_key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.role = iam.Role(self, "Role",
@@ -94,11 +102,14 @@ class PipelineStateMachine(Construct):
                     "Added by CDK for logging and tracing: the CloudWatch Logs vended-log "
                     "delivery actions (Create/Get/Update/Delete/ListLogDeliveries, "
                     "PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and the "
-                    "X-Ray actions support no resource-level permissions.")
+                    "X-Ray actions (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
+                    "GetSamplingTargets), the only actions of this role on *, support no "
+                    "resource-level permissions.")
         self.log_group = logs.LogGroup(
             self, "ExecutionLogs",
             log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
-            retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY)
+            retention=logs.RetentionDays.ONE_MONTH, encryption_key=encryption_key,
+            removal_policy=RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=state_machine_name,
@@ -107,7 +118,7 @@ class PipelineStateMachine(Construct):
             definition_substitutions=dict(substitutions),
             role=self.role,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL,
-                                include_execution_data=True),
+                                include_execution_data=include_execution_data),
             tracing_enabled=True,
         )
         self.failed_alarm = cloudwatch.Alarm(

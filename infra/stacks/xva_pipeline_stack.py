@@ -9,10 +9,11 @@ from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
 from infra.constructs.cluster import WorkerCluster
+from infra.constructs.encryption import PipelineKey
 from infra.constructs.network import PipelineNetwork
 from infra.constructs.stage_function import StageFunction
 from infra.constructs.state_machine import PipelineStateMachine
-from infra.constructs.storage import INPUT_PREFIX, RUN_PREFIX, RunDataBucket
+from infra.constructs.storage import ACCESS, INPUT_PREFIX, RUN_PREFIX, RunDataBucket
 from infra.constructs.worker import WorkerTaskDefinitions
 from infra.settings import REPO_ROOT, PipelineSettings
 
@@ -41,9 +42,15 @@ class XvaPipelineStack(Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
-        network = PipelineNetwork(self, "Network", vpc_id=settings.vpc_id)
+        self.key = PipelineKey(self, "Encryption") if settings.kms_key else None
+        kms_key = self.key.key if self.key else None
+        network = PipelineNetwork(self, "Network", vpc_id=settings.vpc_id,
+                                  nat_gateways=settings.nat_gateway_count,
+                                  endpoints=settings.vpc_endpoints, encryption_key=kms_key)
         data = RunDataBucket(self, "RunData",
-                             expire_runs_after_days=settings.run_data_expiry_days)
+                             expire_runs_after_days=settings.run_data_expiry_days,
+                             expire_inputs_after_days=settings.input_expiry_days,
+                             encryption_key=kms_key)
         compute = WorkerCluster(self, "Compute", vpc=network.vpc, subnets=network.task_subnets,
                                 security_group=network.task_security_group,
                                 gpu_instance_type=settings.gpu_instance_type,
@@ -52,9 +59,10 @@ class XvaPipelineStack(Stack):
                                         cpu=settings.cpu_task_cpu,
                                         memory_mib=settings.cpu_task_memory_mib,
                                         gpu_cpu=settings.gpu_task_cpu,
-                                        gpu_memory_mib=settings.gpu_task_memory_mib)
+                                        gpu_memory_mib=settings.gpu_task_memory_mib,
+                                        encryption_key=kms_key)
         for task_definition in workers.task_definitions:
-            data.grant_pipeline_access(task_definition.task_role)
+            data.grant(task_definition.task_role, ACCESS["worker"])
 
         environment = {"XVAFLOW_BUCKET": data.bucket.bucket_name,
                        "XVAFLOW_RUN_PREFIX": RUN_PREFIX, "XVAFLOW_INPUT_PREFIX": INPUT_PREFIX}
@@ -62,8 +70,9 @@ class XvaPipelineStack(Stack):
         for stage, (_, description) in STAGES.items():
             function = StageFunction(self, f"{stage.capitalize()}Stage", repo_root=REPO_ROOT,
                                      stage=stage, description=description,
-                                     environment=environment)
-            data.grant_pipeline_access(function.role, read_inputs=stage == "partition")
+                                     environment=environment,
+                                     log_level=settings.lambda_log_level, encryption_key=kms_key)
+            data.grant(function.role, ACCESS[stage])
             self.functions[stage] = function
 
         subnets = network.vpc.select_subnets(subnet_type=network.task_subnets.subnet_type)
@@ -86,8 +95,9 @@ class XvaPipelineStack(Stack):
             state_machine_name=f"{construct_id}-xva-pipeline",
             functions=[f.function for f in self.functions.values()],
             cluster=compute.cluster, task_definitions=workers.task_definitions,
-            alarm_topic_arn=settings.alarm_topic_arn)
-        data.grant_read_runs(self.pipeline.role)
+            alarm_topic_arn=settings.alarm_topic_arn,
+            include_execution_data=settings.log_execution_data, encryption_key=kms_key)
+        data.grant(self.pipeline.role, ACCESS["state_machine"])
 
         self.data = data
         self.compute = compute
@@ -97,3 +107,7 @@ class XvaPipelineStack(Stack):
         CfnOutput(self, "BucketName", value=data.bucket.bucket_name)
         CfnOutput(self, "FailedExecutionsAlarmName",
                   value=self.pipeline.failed_alarm.alarm_name)
+        if self.key is not None:
+            CfnOutput(self, "KmsKeyArn", value=self.key.key.key_arn,
+                      description="encrypts the run-data bucket and the log groups: submitters "
+                                  "need kms:GenerateDataKey and kms:Decrypt on it")

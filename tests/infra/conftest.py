@@ -19,3 +19,26 @@ if shutil.which("node") is None:  # pragma: no cover - depends on the machine
     pytest.skip("the CDK (jsii) needs a node binary on PATH", allow_module_level=True)
 pytest.importorskip("aws_cdk", reason="install the [dev] extra (aws-cdk-lib, cdk-nag)")
 pytest.importorskip("cdk_nag", reason="install the [dev] extra (aws-cdk-lib, cdk-nag)")
+
+from template_checks import FLAGS, Synthesis, synthesize  # noqa: E402  (after the skips)
+
+# ----------------------------------------------------------------------------------------------
+# Synthesised stacks shared by the test modules (each synthesis takes ~20 s).
+
+@pytest.fixture(scope="session")
+def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """cdk.json's context, as `cdk synth` runs it."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def flagged_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """Every option flag on (:data:`FLAGS`), cdk-nag still clean."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.flags"), **FLAGS)
+
+
+@pytest.fixture(scope="session", params=["default", "flagged"])
+def any_synth(request: pytest.FixtureRequest) -> Synthesis:
+    """Both syntheses in turn."""
+    synthesis: Synthesis = request.getfixturevalue(f"{request.param}_synth")
+    return synthesis

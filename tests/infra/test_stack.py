@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from template_checks import Synthesis, as_list, of_type, render
 
 from infra.app import build_app, cdk_json_context
 from infra.settings import REPO_ROOT
@@ -21,27 +22,19 @@ ASL = REPO_ROOT / "statemachine" / "xva_pipeline.asl.json"
 
 
 @pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[XvaPipelineStack, Path]:
+def synthesized(default_synth: Synthesis) -> tuple[XvaPipelineStack, Path]:
     """The stack, synthesised once with cdk-nag registered (a finding fails the synthesis)."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app(context=cdk_json_context(), outdir=str(outdir), nag=True)
-    app.synth()
-    return stack, outdir
+    return default_synth.stack, default_synth.outdir
 
 
 @pytest.fixture(scope="module")
-def template(synthesized: tuple[XvaPipelineStack, Path]) -> Template:
-    return Template.from_stack(synthesized[0])
+def template(default_synth: Synthesis) -> Template:
+    return default_synth.template
 
 
 @pytest.fixture(scope="module")
-def resources(template: Template) -> dict[str, Any]:
-    resources: dict[str, Any] = template.to_json()["Resources"]
-    return resources
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {k: v for k, v in resources.items() if v["Type"] == kind}
+def resources(default_synth: Synthesis) -> dict[str, Any]:
+    return default_synth.resources
 
 
 def statements(resources: dict[str, Any], logical_prefix: str = "") -> list[dict[str, Any]]:
@@ -50,10 +43,6 @@ def statements(resources: dict[str, Any], logical_prefix: str = "") -> list[dict
         if logical_id.startswith(logical_prefix):
             found += policy["Properties"]["PolicyDocument"]["Statement"]
     return found
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -92,7 +81,8 @@ def test_state_machine_definition_logging_tracing(resources: dict[str, Any]) -> 
     for key in ("PartitionFunctionArn", "AggregateFunctionArn", "OptimiseFunctionArn"):
         assert variables[key]["Fn::GetAtt"][1] == "Arn"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    # portfolios are confidential: no state input/output in the logs unless asked
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["StateMachineType"] == "STANDARD"
 
@@ -107,9 +97,12 @@ def test_bucket_encryption_versioning_public_access_logging_lifecycle(template: 
                                            "RestrictPublicBuckets": True},
         "LoggingConfiguration": {"DestinationBucketName": Match.any_value(),
                                  "LogFilePrefix": "run-data/"},
-        "LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like({
-            "Id": "expire-run-data", "Prefix": "runs/", "ExpirationInDays": 30,
-            "Status": "Enabled"})])},
+        "LifecycleConfiguration": {"Rules": Match.array_with([
+            Match.object_like({"Id": "expire-run-data", "Prefix": "runs/",
+                               "ExpirationInDays": 30, "Status": "Enabled"}),
+            Match.object_like({"Id": "expire-inputs", "Prefix": "inputs/",
+                               "ExpirationInDays": 7, "Status": "Enabled",
+                               "NoncurrentVersionExpiration": {"NoncurrentDays": 1}})])},
     })
     buckets = template.find_resources("AWS::S3::Bucket")
     assert len(buckets) == 2
@@ -159,26 +152,32 @@ def test_no_policy_grants_wildcard_actions_or_whole_bucket(resources: dict[str, 
     for statement in statements(resources):
         actions = as_list(statement["Action"])
         assert "*" not in actions
-        assert not any(a.endswith(":*") for a in actions), statement
+        assert not any(a.endswith(("*", ":*")) for a in actions), statement
         if any(a.startswith("s3:") for a in actions):
             for resource in as_list(statement["Resource"]):
-                text = json.dumps(resource)
                 if "s3:ListBucket" in actions:
                     assert statement["Condition"]["StringLike"]["s3:prefix"]
-                else:
-                    assert text.endswith('/runs/*"]]}') or text.endswith('/inputs/*"]]}'), text
+                else:  # objects of a named folder or file, never the whole bucket
+                    text = render(resource)
+                    assert re.fullmatch(r"<RunDataBucket\w+\.Arn>/(inputs/\*|runs/\*/"
+                                        r"[a-z]+(/[a-z-]*\*|/[a-z]+\.json|\.json))", text), text
         for resource in as_list(statement["Resource"]):
             if resource == "*" and "Condition" not in statement:
-                assert all(a.startswith(("xray:", "logs:", "ecr:GetAuthorizationToken",
-                                         "ecs:DiscoverPollEndpoint", "ecs:RegisterContainer",
-                                         "ecs:DeregisterContainer", "ecs:Submit"))
+                assert all(a.startswith(("xray:", "logs:CreateLogDelivery",
+                                         "logs:DeleteLogDelivery", "logs:DescribeLogGroups",
+                                         "logs:DescribeResourcePolicies",
+                                         "logs:GetLogDelivery", "logs:ListLogDeliveries",
+                                         "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+                                         "ecr:GetAuthorizationToken",
+                                         "ecs:DiscoverPollEndpoint"))
                            for a in actions), statement
 
 
 def test_writes_only_under_runs(resources: dict[str, Any]) -> None:
     for statement in statements(resources):
         if "s3:PutObject" in as_list(statement["Action"]):
-            assert json.dumps(statement["Resource"]).endswith('/runs/*"]]}')
+            for resource in as_list(statement["Resource"]):
+                assert render(resource).split(">/", 1)[1].startswith("runs/*/")
 
 
 def test_task_definitions(resources: dict[str, Any]) -> None:
@@ -273,6 +272,10 @@ def test_network_flow_logs_and_private_tasks(template: Template) -> None:
         "VpcEndpointType": "Gateway"})
     template.has_resource_properties("AWS::EC2::SecurityGroup", {
         "SecurityGroupIngress": Match.absent()})
+    # availability: one NAT gateway per AZ (an AZ outage leaves the other AZ's egress), no
+    # interface endpoints unless asked
+    template.resource_count_is("AWS::EC2::NatGateway", 2)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 1)
 
 
 def vpc_lookup_cache(vpc_id: str, account: str, region: str) -> dict[str, Any]:

@@ -189,3 +189,96 @@ def test_submit_bad_portfolio_fails_before_aws(broken: Path,
     assert main(["submit", str(broken), "--stack", "S", "--run-id", "r1"]) == 2
     assert capsys.readouterr().err.splitlines() == [*BROKEN_LINES,
                                                      "3 problem(s); nothing was computed."]
+
+
+SACCR_FIELDS = {"margined", "v", "c", "rc", "multiplier", "addon", "addon_ir", "addon_fx",
+                "addon_eq", "pfe", "ead", "ead_unmargined"}
+
+
+def test_capital_demo(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``xvaflow capital`` publishes results.json with the capital section (CONTRACT.md) and
+    prints one line per netting set; the numbers are those of the library call."""
+    from xvaflow.regulatory.capital import capital_section
+
+    out_dir = tmp_path / "out"
+    assert main(["capital", str(demo), "--out", str(out_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert f"wrote {out_dir / 'results.json'}" in err
+    assert [line.split()[0] for line in out.splitlines()[2:5]] == \
+        ["NS_NORDBANK", "NS_ACME", "NS_HELIOS"]
+    doc = json.loads((out_dir / "results.json").read_text())
+    assert (out_dir / "results.json").is_symlink()
+    assert (doc["schema_version"], doc["run"]["command"]) == (1, "capital")
+    assert set(doc) == {"schema_version", "as_of", "base_currency", "run", "capital"}
+    saccr = doc["capital"]["saccr"]
+    assert list(saccr) == ["NS_NORDBANK", "NS_ACME", "NS_HELIOS"]
+    assert all(set(r) == SACCR_FIELDS for r in saccr.values())
+    assert [r["margined"] for r in saccr.values()] == [True, False, False]
+    assert all(r["ead"] > 0 for r in saccr.values())
+    ba = doc["capital"]["ba_cva"]
+    assert set(ba["by_counterparty"]) == {"CP_NORDBANK", "CP_ACME", "CP_HELIOS"}
+    assert ba["full"] is None
+    assert ba["reduced"] > 0
+    pf = load_portfolio(demo)
+    assert doc["capital"] == capital_section(pf, price_t0(pf.compiled, pf.market).npv_base)
+
+
+def test_capital_bad_input_writes_nothing(broken: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    assert main(["capital", str(broken), "--out", str(out_dir)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [*BROKEN_LINES, "3 problem(s); nothing was computed."]
+    assert not out_dir.exists()
+
+
+def test_capital_needs_out(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["capital", str(demo)])
+    assert info.value.code == 2
+    assert "--out" in capsys.readouterr().err
+
+
+NEW_SWAP = ("trade_id,netting_set_id,product,direction,notional,currency,start_date,"
+            "maturity_date,fixed_rate,fixed_frequency,fixed_daycount,float_index,"
+            "float_frequency,float_spread,float_daycount\n"
+            "N1,NS_ACME,IRS,receiver,50000000,USD,2026-11-24,2033-11-24,0.036,annual,ACT/360,"
+            "USD-SOFR,annual,0,ACT/360\n")
+
+
+def test_whatif_demo(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``xvaflow whatif`` publishes results.json with the ``whatif`` section of the touched
+    netting set and prints its increments."""
+    new = tmp_path / "new.csv"
+    new.write_text(NEW_SWAP, encoding="utf-8")
+    out_dir = tmp_path / "out"
+    assert main(["whatif", str(demo), "--trades", str(new), "--out", str(out_dir),
+                 "--paths", "200", "--grid", "3M:2Y"]) == 0
+    out, err = capsys.readouterr()
+    assert f"wrote {out_dir / 'results.json'}" in err
+    assert [line.split()[0] for line in out.splitlines()[2:4]] == ["NS_ACME", "total"]
+    doc = json.loads((out_dir / "results.json").read_text())
+    assert set(doc) == {"schema_version", "as_of", "base_currency", "run", "whatif"}
+    assert doc["run"]["command"] == "whatif"
+    entry = doc["whatif"]["netting_sets"]["NS_ACME"]
+    assert set(entry) == {"cva", "dva", "fca", "fba", "fva", "ead"}
+    assert entry["cva"]["increment"] == pytest.approx(
+        entry["cva"]["with_trades"] - entry["cva"]["base"], rel=1e-12)
+    assert doc["whatif"]["grid"] == "3M:2Y"
+
+
+def test_whatif_bad_trades_file(demo: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    new = tmp_path / "new.csv"
+    new.write_text(NEW_SWAP.replace("N1,NS_ACME", "T001,NS_ACME"), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    assert main(["whatif", str(demo), "--trades", str(new), "--out", str(out_dir)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "new.csv row 2 (T001), trade_id: 'T001' is already in the portfolio" in err
+    assert "Traceback" not in err
+    assert not (out_dir / "results.json").exists()
+    assert main(["whatif", str(demo), "--trades", str(tmp_path / "missing.csv"), "--out",
+                 str(out_dir)]) == 2
+    assert "missing.csv: is not a file" in capsys.readouterr().err

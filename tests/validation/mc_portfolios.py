@@ -31,7 +31,8 @@ import pytest
 from scipy.stats import norm
 
 from xvaflow.exposure.profile import DateExposure, ExposureProfile
-from xvaflow.io.portfolio import Portfolio, load_portfolio
+from xvaflow.io.portfolio import load_portfolio
+from xvaflow.portfolio import Portfolio
 from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition
 
 AS_OF = "2026-11-20"  # a Friday, a business day in every currency below (no holidays)

@@ -130,6 +130,7 @@ class ExposureProfile:
     portfolio_exposure: FloatArray  # [dates, paths]: sum over netting sets of max(V - C, 0)
     tails: FloatArray | None = None  # [dates, ns, tail] when chunked
     antithetic: bool = False
+    quantiles: bool = True  # False: no PFE nor per-path portfolio exposure (means only)
     epe_stderr: FloatArray = field(init=False)
     ene_stderr: FloatArray = field(init=False)
     net_var: FloatArray = field(init=False)
@@ -144,14 +145,16 @@ class ExposureProfile:
 
     @classmethod
     def zeros(cls, n_dates: int, n_ns: int, n_paths: int, chunked: bool = False,
-              antithetic: bool = False) -> ExposureProfile:
+              antithetic: bool = False, quantiles: bool = True) -> ExposureProfile:
+        """An empty profile; ``quantiles`` False keeps means and moments only (no PFE)."""
         z = np.zeros((n_dates, n_ns))
         tails = None
-        if chunked:
+        if chunked and quantiles:
             tails = np.full((n_dates, n_ns, _tail_size(n_paths)), -np.inf)
         return cls(n_paths, z.copy(), z.copy(), z.copy(), z.copy(),
-                   np.zeros((n_dates, len(QUANTILES), n_ns)), np.zeros((n_dates, n_paths)),
-                   tails, antithetic)
+                   np.zeros((n_dates, len(QUANTILES), n_ns)),
+                   np.zeros((n_dates, n_paths if quantiles else 0)), tails, antithetic,
+                   quantiles)
 
     def add(self, k: int, value: Any, collateral: Any, numeraire: Any,
             interval: tuple[Any, Any] | None = None, first_path: int = 0
@@ -178,6 +181,8 @@ class ExposureProfile:
         self.interval_var[k] += interval.net_squares
         self.basel_ee[k] += to_numpy(pos.sum(axis=1))
         self.collateral[k] += to_numpy(collateral @ (1.0 / numeraire))
+        if not self.quantiles:
+            return
         if self.tails is None:
             self.pfe[k] = to_numpy(upper_quantiles(pos))
         else:

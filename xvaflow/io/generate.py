@@ -94,8 +94,8 @@ from xvaflow.core.calendar import WEEKENDS
 from xvaflow.core.dates import add_months, year_fraction_365
 from xvaflow.core.errors import ProblemLog
 from xvaflow.core.schedule import backward_schedules
+from xvaflow.io.columns import CDS_COLUMNS
 from xvaflow.io.market_json import market_from_json
-from xvaflow.io.records import CDS_COLUMNS
 from xvaflow.market.conventions import INDICES, OVERNIGHT_INDEX
 from xvaflow.market.market import Market
 from xvaflow.pricing.t0 import price_t0

@@ -3,7 +3,8 @@
 :func:`load_portfolio` reads every file, checks every row and every cross-reference, compiles the
 trades (which finds seasoned legs without fixings, expired options, ...) and raises one
 :class:`~xvaflow.core.errors.InputError` listing every problem, or returns a
-:class:`Portfolio` ready for pricing. Nothing is computed from a portfolio with problems.
+:class:`~xvaflow.portfolio.Portfolio` (the domain record, defined in :mod:`xvaflow.portfolio`)
+ready for pricing. Nothing is computed from a portfolio with problems.
 
 Trade versions: rows sharing a ``trade_id`` keep the highest ``version`` (an empty version counts
 as 0); two rows with the same id and version are an error.
@@ -16,7 +17,6 @@ import datetime as _dt
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +24,15 @@ import numpy as np
 
 from xvaflow.core.errors import Problem, ProblemLog
 from xvaflow.core.fields import FieldReader
+from xvaflow.io.columns import CDS_COLUMNS, CDS_TENORS
+from xvaflow.io.hedges import HEDGES, load_cva_hedges
 from xvaflow.io.market_json import MARKET_FILE, load_market
-from xvaflow.io.records import (
-    CDS_COLUMNS,
-    CDS_TENORS,
-    CSA_TYPES,
-    Counterparty,
-    Csa,
-    NettingSet,
-    RunConfig,
-)
 from xvaflow.io.tables import read_csv, read_parquet
 from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
 from xvaflow.market.conventions import CURRENCIES, INDICES
 from xvaflow.market.curves import HazardCurve
 from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
+from xvaflow.portfolio import CSA_TYPES, Counterparty, Csa, NettingSet, Portfolio, RunConfig
 from xvaflow.products.records import (
     EquityTrade,
     FloatLeg,
@@ -50,7 +44,6 @@ from xvaflow.products.records import (
     TradeInfo,
 )
 from xvaflow.products.registry import ALL_TRADE_COLUMNS, PRODUCTS, compile_portfolio
-from xvaflow.products.tables import CompiledPortfolio
 
 TRADES, TRADES_PARQUET, NETTING, CPTY, CSAS, RUN = (
     "trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv", "csas.csv",
@@ -60,34 +53,7 @@ NETTING_COLUMNS = ("netting_set_id", "counterparty_id", "csa_id")
 CPTY_COLUMNS = ("counterparty_id", "name", "recovery", "rating", "sector", "hazard_rate",
                 *CDS_COLUMNS)
 CSA_COLUMNS = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
-               "mpor_days", "currency", "im_model", "csa_type")
-
-
-@dataclass(frozen=True)
-class Portfolio:
-    """A validated portfolio with its market, compiled and ready to price.
-
-    Attributes:
-        path: the directory it was read from.
-        trades: trade records (latest versions), in file order.
-        netting_sets, counterparties, csas: records by id.
-        market: the market snapshot.
-        credit: counterparty id -> credit curve and recovery.
-        compiled: the trades as array tables (same order as ``trades``).
-        run: run settings from run.json (defaults where absent).
-        warnings: non-fatal remarks (ignored columns, superseded versions, ...).
-    """
-
-    path: Path
-    trades: tuple[Trade, ...]
-    netting_sets: dict[str, NettingSet]
-    counterparties: dict[str, Counterparty]
-    csas: dict[str, Csa]
-    market: Market
-    credit: dict[str, CreditSpec]
-    compiled: CompiledPortfolio
-    run: RunConfig
-    warnings: tuple[Problem, ...]
+               "mpor_days", "currency", "im_model", "csa_type", "collateral_balance")
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
@@ -111,6 +77,9 @@ def load_portfolio(path: str | Path) -> Portfolio:
     trades = _trades(trades_path, log, netting_sets)
     run = _run_config(root / RUN, log) if (root / RUN).exists() else RunConfig()
 
+    hedges = (load_cva_hedges(root / HEDGES, log, counterparties, market)
+              if (root / HEDGES).exists() else None)
+
     compiled = None
     credit: dict[str, CreditSpec] = {}
     if market is not None:
@@ -121,7 +90,39 @@ def load_portfolio(path: str | Path) -> Portfolio:
     if market is None or compiled is None:  # unreachable: a missing market is a problem
         raise AssertionError("portfolio loaded without market")
     return Portfolio(root, tuple(trades), netting_sets, counterparties, csas, market, credit,
-                     compiled, run, tuple(log.warnings))
+                     compiled, run, tuple(log.warnings), hedges)
+
+
+def with_new_trades(portfolio: Portfolio, path: str | Path) -> Portfolio:
+    """``portfolio`` with the trades of ``path`` added (a pre-deal what-if).
+
+    The file has trades.csv's columns (CSV, or Parquet when it ends in ``.parquet``) and is
+    checked like trades.csv, its problems naming its own rows; its trade ids must not be in
+    the portfolio (a new trade is not a new version of a booked one) and its netting sets must.
+
+    Raises:
+        InputError: every problem found.
+    """
+    p = Path(path)
+    log = ProblemLog()
+    if not p.is_file():
+        log.add(p.name, None, None, "is not a file")
+        log.raise_if_any()
+    new = _trades(p, log, portfolio.netting_sets)
+    booked = {t.info.trade_id for t in portfolio.trades}
+    for t in new:
+        if t.info.trade_id in booked:
+            log.add(p.name, t.info.row, "trade_id", f"{t.info.trade_id!r} is already in the "
+                    "portfolio (a new trade needs a new id)", t.info.trade_id)
+    if not new and not log.problems:
+        log.add(p.name, None, None, "holds no trade")
+    log.raise_if_any()
+    new = _check_market_usage(new, portfolio.csas, portfolio.market, log, p.name)
+    trades = (*portfolio.trades, *new)
+    compiled = compile_portfolio(list(trades), portfolio.market, log, p.name)
+    log.raise_if_any()
+    return dataclasses.replace(portfolio, trades=trades, compiled=compiled,
+                               warnings=(*portfolio.warnings, *log.warnings))
 
 
 def _required(root: Path, name: str, log: ProblemLog, read: Callable[[Path], Any]) -> Any:
@@ -188,10 +189,11 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
         ccy = r.choice("currency", CURRENCIES, what="currency", case_sensitive=True)
         im = r.choice("im_model", ("none", "simm"), required=False, what="initial margin model")
         kind = r.choice("csa_type", CSA_TYPES, required=False, what="CSA type")
+        balance = r.number("collateral_balance", required=False)
         if r.ok and cid is not None and ccy is not None and cid not in out:
             out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
                            10 if mpor is None else mpor, ccy, im or "none", row,
-                           kind or "two_way")
+                           kind or "two_way", balance or 0.0)
     simm = [c for c, csa in out.items() if csa.im_model == "simm"]
     if simm:  # said once, not per row: large books have hundreds of such CSAs
         shown = ", ".join(simm[:5]) + (f" and {len(simm) - 5} more" if len(simm) > 5 else "")
@@ -243,7 +245,7 @@ def _trades(path: Path, log: ProblemLog, netting_sets: dict[str, NettingSet]) ->
     if not path.exists():
         log.add(TRADES, None, None, "required file is missing (trades.csv or trades.parquet)")
         return []
-    if name == TRADES_PARQUET:
+    if path.suffix == ".parquet":
         rows = read_parquet(path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
     else:
         rows = read_csv(path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
@@ -491,7 +493,7 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 log.add(file, None, key, f"must be an integer >= {minimum}, got {value!r}")
                 continue
-        elif key in ("bilateral", "antithetic"):
+        elif key in ("bilateral", "antithetic", "stress", "sensitivities"):
             if not isinstance(value, bool):
                 log.add(file, None, key, f"must be true or false, got {value!r}")
                 continue

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from xvaflow.io.portfolio import Portfolio
+from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.t0 import TradeValues
 
 TOP_N = 20

@@ -19,9 +19,10 @@ import numpy as np
 
 from xvaflow.core.errors import PipelineError
 from xvaflow.exposure.profile import QUANTILES, upper_quantiles
-from xvaflow.io.portfolio import Portfolio
+from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import METRICS, batch_stderr
 from xvaflow.xva.engine import PartitionResult
+from xvaflow.xva.risk import sensitivities_section, split_variant, stress_rows
 
 EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
                     "pfe_99", "expected_collateral", "basel_ee",
@@ -55,6 +56,8 @@ def check_complete(parts: Sequence[PartitionResult], expected: Sequence[str]) ->
         for k, part in enumerate(parts[1:], start=1):
             if part.n_paths != ref.n_paths or not np.array_equal(part.times, ref.times):
                 problems.append(f"partition {k} was simulated on other paths or dates")
+            if part.netting_sets and ref.netting_sets and part.xva.keys() != ref.xva.keys():
+                problems.append(f"partition {k} computed other XVA figures than partition 0")
     if problems:
         raise PipelineError("; ".join(problems) + " - no results were published")
 
@@ -68,14 +71,19 @@ def netting_set_info(portfolio: Portfolio) -> dict[str, dict[str, str | None]]:
 
 
 def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, str | None]],
-              header: dict[str, Any], run_info: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """(results.json document without the trades section, exposure.csv text).
+              header: dict[str, Any], run_info: dict[str, Any],
+              credit_buckets: dict[str, list[str]] | None = None
+              ) -> tuple[dict[str, Any], str, str | None]:
+    """(results.json document without the trades section, exposure.csv text, stress.csv text
+    or None when no stress was run).
 
     Args:
         parts: every partition's result.
         netting_sets: :func:`netting_set_info` of the portfolio (the expected netting sets).
         header: ``as_of`` and ``base_currency``.
         run_info: the ``run`` section.
+        credit_buckets: counterparty -> the CS01 buckets of its credit input (for
+            ``sensitivities``; :func:`xvaflow.xva.risk.input_buckets`).
 
     Raises:
         PipelineError: a netting set is missing or duplicated, or partitions disagree.
@@ -128,7 +136,56 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
         "totals": totals,
         "netting_sets": {ns: netting[ns] for ns in expected},
     }
-    return document, exposure_csv(parts, expected)
+    stress, sensitivities, rows = _risk(parts, netting_sets, credit_buckets or {})
+    document["stress"], document["sensitivities"] = stress, sensitivities
+    return document, exposure_csv(parts, expected), stress_csv(rows) if rows else None
+
+
+def _risk(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, str | None]],
+          credit_buckets: dict[str, list[str]]
+          ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]]:
+    """(results.json ``stress``, ``sensitivities``, stress.csv rows) from the partitions'
+    variant functionals (:mod:`xvaflow.xva.risk`), merged in portfolio order."""
+    order = [ns for ns in netting_sets if any(ns in p.netting_sets for p in parts)]
+    where = {ns: (p, j) for p in parts for j, ns in enumerate(p.netting_sets)}
+    ref = parts[0]
+    merged = {}
+    for name in ref.xva:
+        cols = [(where[ns][0].xva[name], where[ns][1]) for ns in order]
+        merged[name] = (np.array([t[j] for (t, _), j in cols]),
+                        np.stack([b[:, j] for (_, b), j in cols], axis=1))
+    rows = stress_rows(merged, order, ref.n_paths, ref.batch_size, PORTFOLIO)
+    stress = None
+    if rows:
+        scenarios: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r["netting_set_id"] == PORTFOLIO:
+                scenarios.setdefault(r["scenario"], {})[r["metric"]] = {
+                    k: _num(r[k]) for k in ("base", "stressed", "change", "change_stderr")}
+        fallbacks = {s: sorted({c for p in parts for c in p.fallbacks.get(s, [])})
+                     for s in sorted({s for p in parts for s in p.fallbacks})}
+        stress = {"scenarios": scenarios, "hazard_shift_fallbacks": fallbacks}
+    sensitivities = None
+    if any((split_variant(k)[1] or "").startswith("cs01:") for k in merged):
+        counterparty = {ns: str(netting_sets[ns]["counterparty_id"]) for ns in order}
+        sensitivities = sensitivities_section(merged, order, counterparty, credit_buckets,
+                                              ref.n_paths, ref.batch_size)
+    return stress, sensitivities, rows
+
+
+STRESS_COLUMNS = ("scenario", "netting_set_id", "metric", "base", "stressed", "change",
+                  "change_stderr")
+
+
+def stress_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """stress.csv: one row per scenario, netting set (then PORTFOLIO) and metric."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(STRESS_COLUMNS)
+    for r in rows:
+        w.writerow([r["scenario"], csv_text(r["netting_set_id"]), r["metric"],
+                    *(_fmt(r[k]) for k in STRESS_COLUMNS[3:])])
+    return buf.getvalue()
 
 
 def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
@@ -139,6 +196,9 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
     metric (they sum over dates to the netting set's value in results.json; empty when the
     metric is not computed), and ``epe_stderr``/``ene_stderr``, the Monte Carlo standard errors
     of EPE and ENE (empty on PORTFOLIO rows: covariances across netting sets are not kept).
+
+    Netting-set ids are written with :func:`csv_text` (a leading apostrophe on ids that a
+    spreadsheet would evaluate as a formula).
     """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -152,7 +212,7 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
         for k, (d, t) in enumerate(zip(p.dates, p.times, strict=True)):
             terms = [_fmt(p.xva_by_date[m][k, j] / n) if m in p.xva_by_date else ""
                      for m in METRICS]
-            w.writerow([ns, str(d), f"{t:.6f}", *(_fmt(v) for v in (
+            w.writerow([csv_text(ns), str(d), f"{t:.6f}", *(_fmt(v) for v in (
                 prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
                 prof.collateral[k, j], prof.basel_ee[k, j])), *terms,
                 _fmt(prof.epe_stderr[k, j]), _fmt(prof.ene_stderr[k, j])])
@@ -166,6 +226,20 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
         w.writerow([PORTFOLIO, str(d), f"{t:.6f}", *(_fmt(v) for v in (
             sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms, "", ""])
     return buf.getvalue()
+
+
+#: First characters that make a spreadsheet evaluate a cell (OWASP "CSV Injection"), and the
+#: apostrophe itself, so that the escaping below is reversible.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_text(value: str) -> str:
+    """A text cell that spreadsheets show rather than evaluate: ``value`` with a leading
+    apostrophe (``'``) when it begins with ``=``, ``+``, ``-``, ``@``, TAB, CR or an apostrophe,
+    else unchanged (OWASP's advice against CSV injection): a spreadsheet then takes the cell as
+    text, never as a formula. A program reading the CSV gets the id back by removing one
+    leading apostrophe from a value that has one (no other value starts with one)."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _fmt(v: float) -> str:

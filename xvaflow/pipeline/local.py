@@ -39,7 +39,7 @@ from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem
 from xvaflow.io.portfolio import load_portfolio
 from xvaflow.pipeline.asl import EcsRunTaskSync, Interpreter, LambdaInvoke, substitute
-from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs
+from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs, run_output_files
 from xvaflow.pipeline.runtime import lambda_handler, store_for, worker_main
 from xvaflow.pipeline.stages import (
     PORTFOLIO_FILES,
@@ -158,10 +158,11 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
         document["run"]["workers"] = n_workers
         # the whole command (input checks and copies included), not partitioning to aggregation
         document["run"]["wall_seconds"] = round(time.perf_counter() - started, 3)
-        publish_outputs(out_dir, run_id, {
-            "results.json": json_bytes(document),
-            "exposure.csv": store.get_bytes(f"{prefix}output/exposure.csv"),
-            "diagnostics.json": json_bytes(get_json(store, f"{prefix}output/diagnostics.json"))})
+        files = {name: json_bytes(get_json(store, f"{prefix}output/{name}"))
+                 if name.endswith(".json") else store.get_bytes(f"{prefix}output/{name}")
+                 for name in run_output_files(document)}
+        files["results.json"] = json_bytes(document)
+        publish_outputs(out_dir, run_id, files)
     log(f"  done in {document['run']['wall_seconds']:.1f}s")
     return RunSummary(out_dir, document)
 

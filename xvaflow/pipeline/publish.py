@@ -3,7 +3,8 @@
 A command writes its outputs as one unit::
 
     DIR/.lock                        held (flock) by the command writing DIR
-    DIR/.runs/<run_id>/              the set: results.json [, exposure.csv, diagnostics.json]
+    DIR/.runs/<run_id>/              the set: results.json [, exposure.csv, diagnostics.json,
+                                     stress.csv]
     DIR/.current -> .runs/<run_id>   switched atomically to the new set
     DIR/results.json -> .current/results.json    (likewise each name of the set)
 
@@ -25,6 +26,12 @@ from pathlib import Path
 from xvaflow.core.errors import InputError, Problem
 
 OUTPUT_FILES = ("results.json", "exposure.csv", "diagnostics.json")
+STRESS_FILE = "stress.csv"  # in the set when the run computed stress scenarios
+
+
+def run_output_files(results: Mapping[str, object]) -> tuple[str, ...]:
+    """The names of a run's output set, from its results.json document."""
+    return OUTPUT_FILES + ((STRESS_FILE,) if results.get("stress") is not None else ())
 RUNS, CURRENT, LOCK = ".runs", ".current", ".lock"
 
 
@@ -103,4 +110,4 @@ def _is_output(entry: Path) -> bool:
     """A visible output: a link into ``.current``, or an output file of an older version."""
     if entry.is_symlink():
         return os.readlink(entry).startswith(f"{CURRENT}/")
-    return entry.name in OUTPUT_FILES and entry.is_file()
+    return entry.name in (*OUTPUT_FILES, STRESS_FILE) and entry.is_file()

@@ -9,30 +9,112 @@ The stack (infra/, ``cdk deploy``) publishes two CloudFormation outputs, ``Bucke
 - the execution is named after the run id (Step Functions refuses a second execution of the
   same name, so a run id is used once per state machine), with input
   ``{"run_id", "input_prefix", "settings", "max_concurrency"}``;
-- the outputs are ``runs/<run_id>/output/{results.json, exposure.csv, diagnostics.json}``,
+- the outputs are ``runs/<run_id>/output/{results.json, exposure.csv, diagnostics.json}``
+  (and ``stress.csv`` when the run computed stress scenarios),
   downloaded only when the execution succeeded, and published together into ``--out``.
 
-The boto3 clients are passed in (the command line makes them from the usual AWS configuration:
-profile, region, credentials), which is also how the tests point them at moto.
+The boto3 clients are passed in (the command line makes them with :func:`aws_clients` from the
+usual AWS configuration: profile, region, credentials), which is also how the tests point them
+at moto. A missing region or credentials, an unknown profile, an expired token or an unreachable
+endpoint is one line saying what to set (:class:`AwsConfigError`, exit status 2), never a
+botocore traceback: :func:`aws_clients` checks region and credentials before any call, and
+:func:`aws_errors` translates what botocore raises later.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from xvaflow.core.errors import PipelineError
-from xvaflow.pipeline.publish import OUTPUT_FILES, output_lock, publish_outputs
+from xvaflow.core.errors import PipelineError, XvaflowError
+from xvaflow.pipeline.publish import (
+    OUTPUT_FILES,
+    output_lock,
+    publish_outputs,
+    run_output_files,
+)
 from xvaflow.pipeline.stages import PORTFOLIO_FILES, run_prefix
 from xvaflow.pipeline.store import MissingObjectError, S3Store
 
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a Distributed Map's failed iteration
+
+SET_REGION = ("set AWS_DEFAULT_REGION or AWS_REGION (or region in the profile of AWS_PROFILE), "
+              "or pass --region")
+SET_CREDENTIALS = ("set AWS_PROFILE to a configured profile (`aws configure` or `aws sso "
+                   "login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+#: ClientError codes that mean the credentials, not the request, are wrong.
+BAD_CREDENTIAL_CODES = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+    "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidSignatureException",
+    "InvalidAccessKeyId", "RequestExpired"})
+
+
+class AwsConfigError(XvaflowError):
+    """The AWS configuration is missing or unusable (region, credentials, profile, endpoint):
+    the user's to fix, so exit status 2 with this one line."""
+
+
+def aws_clients(region: str | None = None) -> tuple[Any, Any, Any]:
+    """CloudFormation, Step Functions and S3 clients of the usual AWS configuration (``region``
+    overrides its region; ``AWS_REGION``, which botocore ignores, is used when nothing else
+    names one).
+
+    Raises:
+        AwsConfigError: boto3 missing, no region, no credentials, or an unknown profile.
+    """
+    try:
+        import boto3
+    except ImportError:
+        raise AwsConfigError("submit and status need boto3: pip install 'xvaflow[aws]'") from None
+    with aws_errors():
+        session = boto3.session.Session(region_name=region)
+        if not session.region_name and os.environ.get("AWS_REGION"):
+            session = boto3.session.Session(region_name=os.environ["AWS_REGION"])
+        if not session.region_name:
+            raise AwsConfigError(f"no AWS region is configured: {SET_REGION}")
+        if session.get_credentials() is None:
+            raise AwsConfigError(f"no AWS credentials were found: {SET_CREDENTIALS}")
+        return (session.client("cloudformation"), session.client("stepfunctions"),
+                session.client("s3"))
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """Turn botocore's configuration, credential and connection errors raised in the block
+    into one :class:`AwsConfigError` line (other errors pass unchanged)."""
+    try:
+        from botocore import exceptions as bx
+    except ImportError:  # no boto3: nothing of it can be raised
+        yield
+        return
+    try:
+        yield
+    except bx.NoRegionError:
+        raise AwsConfigError(f"no AWS region is configured: {SET_REGION}") from None
+    except bx.ProfileNotFound as exc:
+        raise AwsConfigError(f"AWS profile {exc.kwargs.get('profile')!r} is not configured: "
+                             f"{SET_CREDENTIALS}") from None
+    except (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError,
+            bx.TokenRetrievalError, bx.SSOError) as exc:
+        raise AwsConfigError(f"AWS credentials are missing or expired ({exc}): "
+                             f"{SET_CREDENTIALS}") from None
+    except bx.EndpointConnectionError as exc:
+        raise AwsConfigError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the network "
+                             f"and the region ({SET_REGION})") from None
+    except bx.ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") not in BAD_CREDENTIAL_CODES:
+            raise
+        raise AwsConfigError(f"AWS refused the credentials ({error.get('Code')}: "
+                             f"{error.get('Message')}): {SET_CREDENTIALS}") from None
 
 
 @dataclass(frozen=True)
@@ -81,6 +163,8 @@ def find_deployment(cloudformation: Any, stack: str) -> Deployment:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except cloudformation.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in BAD_CREDENTIAL_CODES:
+            raise  # aws_errors says what to set
         raise PipelineError(f"stack {stack!r}: {exc.response['Error']['Message']} "
                             "(deploy it with `npx cdk deploy`, see README)") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
@@ -201,7 +285,10 @@ def download_outputs(s3: Any, deployment: Deployment, run_id: str, out: str | Pa
     store = S3Store(deployment.bucket, s3)
     prefix = f"{run_prefix(run_id)}output/"
     try:
-        blobs = {name: store.get_bytes(prefix + name) for name in OUTPUT_FILES}
+        results = store.get_bytes(prefix + OUTPUT_FILES[0])
+        names = run_output_files(json.loads(results))
+        blobs = {name: results if name == OUTPUT_FILES[0] else store.get_bytes(prefix + name)
+                 for name in names}
     except MissingObjectError as exc:
         raise PipelineError(f"run {run_id!r} has no complete outputs: {exc}") from None
     with output_lock(Path(out)):

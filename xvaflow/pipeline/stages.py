@@ -36,8 +36,7 @@ from xvaflow.core.backend import BackendUnavailableError, get_namespace
 from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.exposure.profile import ExposureProfile
 from xvaflow.io.market_json import MARKET_FILE
-from xvaflow.io.portfolio import Portfolio, load_portfolio, run_config_from, simulation_problems
-from xvaflow.io.records import RunConfig
+from xvaflow.io.portfolio import load_portfolio, run_config_from, simulation_problems
 from xvaflow.models.crossasset import CrossAssetModel
 from xvaflow.models.volatility import ForwardVariance
 from xvaflow.optimise.diagnostics import desk_diagnostics, netting_set_attributes
@@ -51,8 +50,10 @@ from xvaflow.pipeline.store import (
     put_arrays,
     put_json,
 )
+from xvaflow.portfolio import Portfolio, RunConfig
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import EQ_FORWARD
+from xvaflow.regulatory.capital import ba_cva_inputs, merge_capital, netting_set_capital
 from xvaflow.report.results import trades_section
 from xvaflow.simulation.grid import GridError, TimeGrid
 from xvaflow.xva.engine import (
@@ -63,10 +64,11 @@ from xvaflow.xva.engine import (
     run_partition,
     simulation_setup,
 )
+from xvaflow.xva.risk import input_buckets
 
 PORTFOLIO_FILES = ("trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv",
-                   "csas.csv", "market.json", "run.json")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+                   "csas.csv", "market.json", "run.json", "cva_hedges.csv")
+_RUN_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z")  # \Z: "$" admits a final "\n"
 GPU_BACKENDS = ("cupy",)
 
 
@@ -116,7 +118,8 @@ def settings_for(portfolio: Portfolio, overrides: dict[str, Any], source: str) -
     """The engine's settings for the portfolio (see :func:`portfolio_config`)."""
     cfg = portfolio_config(portfolio, overrides, source)
     return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
-                       antithetic=cfg.antithetic, backend=cfg.backend, path_chunk=cfg.path_chunk)
+                       antithetic=cfg.antithetic, backend=cfg.backend, path_chunk=cfg.path_chunk,
+                       stress=cfg.stress, sensitivities=cfg.sensitivities)
 
 
 def simulation_plan(portfolio: Portfolio, settings: RunSettings
@@ -283,6 +286,8 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     put_json(store, f"{prefix}spec.json", {
         "run_id": run_id, "settings": settings_dict(settings), "partitions": parts,
         "netting_sets": netting_set_info(portfolio),
+        "credit_buckets": {c: input_buckets(portfolio, c) for c in portfolio.counterparties},
+        "capital_inputs": ba_cva_inputs(portfolio),
         "header": {"as_of": portfolio.market.as_of.isoformat(),
                    "base_currency": portfolio.market.base_currency},
         "model": model_info, "steps": len(grid),
@@ -314,14 +319,26 @@ def worker_stage(store: ObjectStore, run_id: str, partition: int,
     settings, fallback = usable_backend(settings_from_dict(spec["settings"]))
     result = run_partition(portfolio, spec["partitions"][partition], settings,
                            progress=progress)
+    capital = partition_capital(store, run_id, portfolio, spec["partitions"][partition])
     json_key, npz_key = _part_keys(run_id, partition)
     arrays, meta = partition_to_store(result)
     put_arrays(store, npz_key, arrays)
     put_json(store, json_key, {"run_id": run_id, "partition": partition, "arrays_key": npz_key,
                                "backend": settings.backend, "backend_fallback": fallback,
-                               **meta})
+                               **meta, "capital": capital})
     return {"run_id": run_id, "partition": partition, "result_key": json_key,
             "backend_fallback": fallback}
+
+
+def partition_capital(store: ObjectStore, run_id: str, portfolio: Portfolio,
+                      netting_sets: list[str]) -> dict[str, Any]:
+    """SA-CCR and BA-CVA terms of a partition's netting sets at t0
+    (:func:`~xvaflow.regulatory.capital.netting_set_capital`), from the t0 values the
+    partition stage stored (trades.json), so that every partition uses the same prices."""
+    values = get_json(store, f"{run_prefix(run_id)}trades.json")
+    npv_base = np.array([values[t]["npv_base"] for t in portfolio.compiled.trade_ids],
+                        dtype=float)
+    return netting_set_capital(portfolio, npv_base, netting_sets)
 
 
 def usable_backend(settings: RunSettings) -> tuple[RunSettings, str | None]:
@@ -345,11 +362,14 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
               "epe_stderr": p.epe_stderr, "ene_stderr": p.ene_stderr,
               "pfe": p.pfe, "portfolio_exposure": p.portfolio_exposure, "npv": r.npv,
               "eepe": r.eepe, "times": r.times}
-    for m, (_, batches) in r.xva.items():  # totals: the sums of the terms by date
-        arrays[f"xva_{m}_by_date"], arrays[f"xva_{m}_batches"] = r.xva_by_date[m], batches
+    for m, (total, batches) in r.xva.items():
+        arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"] = total, batches
+    for m, by_date in r.xva_by_date.items():
+        arrays[f"xva_{m}_by_date"] = by_date
     meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
             "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
-            "metrics": sorted(r.xva), "timings": r.timings}
+            "functionals": list(r.xva), "metrics": sorted(r.xva_by_date),
+            "timings": r.timings, "fallbacks": r.fallbacks}
     return arrays, meta
 
 
@@ -363,12 +383,12 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         netting_sets=list(meta["netting_sets"]),
         dates=np.array(meta["dates"], dtype="datetime64[D]"), times=arrays["times"],
         npv=arrays["npv"], profile=profile,
-        xva={m: (arrays[f"xva_{m}_by_date"].sum(axis=0), arrays[f"xva_{m}_batches"])
-             for m in meta["metrics"]},
+        xva={m: (arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"])
+             for m in meta["functionals"]},
         n_paths=int(meta["n_paths"]), batch_size=int(meta["batch_size"]), eepe=arrays["eepe"],
         steps=int(meta["steps"]),
         xva_by_date={m: arrays[f"xva_{m}_by_date"] for m in meta["metrics"]},
-        timings=dict(meta["timings"]))
+        timings=dict(meta["timings"]), fallbacks=dict(meta["fallbacks"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +404,7 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     prefix = run_prefix(run_id)
     spec = get_json(store, f"{prefix}spec.json")
     parts, missing, fallbacks = [], [], {}
+    capital_parts: list[dict[str, Any]] = []
     for k in range(len(spec["partitions"])):
         json_key, _ = _part_keys(run_id, k)
         try:
@@ -392,6 +413,10 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
         except MissingObjectError:
             missing.append(k)
             continue
+        if "capital" not in meta:
+            raise PipelineError(f"run {run_id}: partition {k}'s result has no capital section "
+                                "(written by an older worker) - no results were published")
+        capital_parts.append(meta["capital"])
         if meta.get("backend_fallback"):
             fallbacks[str(k)] = meta["backend_fallback"]
     if missing:
@@ -413,10 +438,15 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
         # from the start of partitioning to aggregation (clocks of two machines in AWS)
         "wall_seconds": round(time.time() - spec["started_at"], 3),
     }
-    document, exposure = aggregate(parts, spec["netting_sets"], spec["header"], run_info)
+    document, exposure, stress = aggregate(parts, spec["netting_sets"], spec["header"],
+                                           run_info, spec["credit_buckets"])
+    document["capital"] = merge_capital(capital_parts, list(spec["netting_sets"]),
+                                        spec["capital_inputs"])
     document["trades"] = get_json(store, f"{prefix}trades.json")
     results_key, exposure_key = f"{prefix}output/results.json", f"{prefix}output/exposure.csv"
     store.put_bytes(exposure_key, exposure.encode())
+    if stress is not None:
+        store.put_bytes(f"{prefix}output/stress.csv", stress.encode())
     put_json(store, results_key, document)
     return {"run_id": run_id, "results_key": results_key, "exposure_key": exposure_key}
 

@@ -15,8 +15,10 @@ import numpy as np
 
 from xvaflow.core.dates import year_fraction_365
 from xvaflow.core.fields import FieldReader
+from xvaflow.market.market import Market
 from xvaflow.products.context import CompileContext
 from xvaflow.products.records import EquityTrade, TradeInfo
+from xvaflow.products.saccr import EQ, OptionTerms, SaccrPosition
 from xvaflow.products.tables import EQ_CALL, EQ_FORWARD, EQ_PUT, EquityTable
 
 EQ_COLUMNS = ("underlying", "quantity", "strike", "option_type", "expiry_date")
@@ -78,3 +80,32 @@ def compile_equity(items: Sequence[tuple[int, EquityTrade]], ctx: CompileContext
                                                      dtype="datetime64[D]")),
         sign=np.array([float(e.sign) for _, e in live]),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# SA-CCR attributes (CRE52; docs/conventions.md "Regulatory capital")
+# ---------------------------------------------------------------------------------------------
+def saccr_equity(items: Sequence[tuple[int, EquityTrade]], market: Market
+                 ) -> list[SaccrPosition]:
+    """One equity position per forward or option whose expiry is after as_of.
+
+    Hedging set entry: the underlying; notional quantity x spot converted at spot FX; forwards
+    +1 long / -1 short; options: P = S exp(-q T) / P(T) the forward, K the strike, T = M = the
+    expiry, +1 bought.
+    """
+    as_of, base = market.as_of, market.base_currency
+    out: list[SaccrPosition] = []
+    for i, e in items:
+        if e.expiry <= as_of:
+            continue
+        spec = market.equity(e.underlying)
+        t = (e.expiry - as_of).days / 365.0
+        notional = e.quantity * spec.spot * market.fx_rate(spec.currency, base)
+        option = None
+        if e.option_type is not None:
+            forward = spec.spot * np.exp(-spec.dividend_yield * t) / market.discount(
+                spec.currency, t)
+            option = OptionTerms(e.option_type == "call", float(forward), e.strike, t)
+        out.append(SaccrPosition(i, EQ, e.underlying, notional, float(e.sign), 0.0, t, t,
+                                 option))
+    return out

@@ -20,8 +20,16 @@ import numpy as np
 from xvaflow.core.dates import year_fraction_365
 from xvaflow.core.fields import FieldReader
 from xvaflow.market.conventions import CURRENCIES
+from xvaflow.market.market import Market
 from xvaflow.products.context import CompileContext
 from xvaflow.products.records import FxForwardTrade, FxOptionTrade, TradeInfo
+from xvaflow.products.saccr import (
+    FX,
+    OptionTerms,
+    SaccrPosition,
+    fx_position_notional,
+    fx_underlying,
+)
 from xvaflow.products.tables import FIXED, FxOptionTable, LinearFlows
 
 FX_COLUMNS = ("buy_currency", "buy_amount", "sell_currency", "sell_amount")
@@ -116,3 +124,53 @@ def compile_fx_options(items: Sequence[tuple[int, FxOptionTrade]],
         pay_time=dates(lambda o: o.info.maturity),
         sign=np.array([float(o.sign) for _, o in live]),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# SA-CCR attributes (CRE52; docs/conventions.md "Regulatory capital")
+# ---------------------------------------------------------------------------------------------
+def saccr_fx_forwards(items: Sequence[tuple[int, FxForwardTrade]], market: Market
+                      ) -> list[SaccrPosition]:
+    """One FX position per forward still to settle: the pair's hedging set, the non-base leg at
+    spot (a cross: the larger leg), +1 when the bank receives the underlying currency (the
+    non-base one; of a cross, the alphabetically first); M = E = settlement."""
+    as_of, base = market.as_of, market.base_currency
+    out: list[SaccrPosition] = []
+    for i, f in items:
+        if f.info.maturity <= as_of:
+            continue
+        under, other = fx_underlying(f.buy_currency, f.sell_currency, base)
+        m = (f.info.maturity - as_of).days / 365.0
+        notional = fx_position_notional(market, {f.buy_currency: f.buy_amount,
+                                                 f.sell_currency: f.sell_amount})
+        out.append(SaccrPosition(i, FX, under + other, notional,
+                                 1.0 if f.buy_currency == under else -1.0, 0.0, m, m))
+    return out
+
+
+def saccr_fx_options(items: Sequence[tuple[int, FxOptionTrade]], market: Market
+                     ) -> list[SaccrPosition]:
+    """One FX option position per option.
+
+    The underlying is the non-base currency (of a cross, the alphabetically first) in units of
+    the other: buying it is a call, buying the other a put. P is its forward to settlement
+    (``maturity_date``), K the strike in the same units, T the expiry, M the settlement date;
+    the notional as for forwards; +1 bought (``long``).
+    """
+    as_of, base = market.as_of, market.base_currency
+    out: list[SaccrPosition] = []
+    for i, o in items:
+        if o.expiry <= as_of:
+            continue
+        under, other = fx_underlying(o.buy_currency, o.sell_currency, base)
+        call = o.buy_currency == under
+        under_amount = o.buy_amount if call else o.sell_amount
+        strike = (o.sell_amount if call else o.buy_amount) / under_amount
+        m = (o.info.maturity - as_of).days / 365.0
+        t = (o.expiry - as_of).days / 365.0
+        forward = float(market.fx_forward(under + other, m))
+        notional = fx_position_notional(market, {o.buy_currency: o.buy_amount,
+                                                 o.sell_currency: o.sell_amount})
+        out.append(SaccrPosition(i, FX, under + other, notional, float(o.sign), 0.0, m, m,
+                                 OptionTerms(call, forward, strike, t)))
+    return out

@@ -1,7 +1,7 @@
-"""Product registry: columns, row parser and compiler per product code, and portfolio compilation.
+"""Product registry: columns, row parser, compiler and SA-CCR attributes per product code.
 
-Adding a product means adding one :class:`ProductSpec` here and its module; loaders and pricers
-dispatch through this table, never through ``isinstance`` chains.
+Adding a product means adding one :class:`ProductSpec` here and its module; loaders, pricers and
+the regulatory capital dispatch through this table, never through ``isinstance`` chains.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from xvaflow.market.market import Market
 from xvaflow.products import equity, fx, swaps
 from xvaflow.products.context import CompileContext
 from xvaflow.products.records import Trade, TradeInfo
+from xvaflow.products.saccr import SaccrPosition
 from xvaflow.products.tables import (
     CompiledPortfolio,
     EquityTable,
@@ -42,6 +43,7 @@ class Tables:
 
 
 Compiler = Callable[[Sequence[tuple[int, Any]], CompileContext, Tables], None]
+SaccrAttributes = Callable[[Sequence[tuple[int, Any]], Market], list[SaccrPosition]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class ProductSpec:
         compile: appends the product's rows to a :class:`Tables`.
         needs_start: ``start_date`` is required (swaps); otherwise optional and unused.
         needs_notional: ``notional`` and ``currency`` are required.
+        saccr: the SA-CCR risk positions of ``(trade index, trade)`` pairs
+            (:class:`~xvaflow.products.saccr.SaccrPosition`; trades no longer alive at as_of
+            give none).
     """
 
     product: str
@@ -63,6 +68,7 @@ class ProductSpec:
     compile: Compiler
     needs_start: bool
     needs_notional: bool
+    saccr: SaccrAttributes
 
 
 def _swap_compiler(items: Sequence[tuple[int, Any]], ctx: CompileContext, out: Tables) -> None:
@@ -91,16 +97,20 @@ def _equity_compiler(items: Sequence[tuple[int, Any]], ctx: CompileContext, out:
 PRODUCTS: dict[str, ProductSpec] = {
     spec.product: spec
     for spec in (
-        ProductSpec("IRS", swaps.IRS_COLUMNS, swaps.parse_irs, _swap_compiler, True, True),
-        ProductSpec("CCS", swaps.CCS_COLUMNS, swaps.parse_ccs, _swap_compiler, True, True),
+        ProductSpec("IRS", swaps.IRS_COLUMNS, swaps.parse_irs, _swap_compiler, True, True,
+                    swaps.saccr_swaps),
+        ProductSpec("CCS", swaps.CCS_COLUMNS, swaps.parse_ccs, _swap_compiler, True, True,
+                    swaps.saccr_swaps),
         ProductSpec("SWAPTION", swaps.SWAPTION_COLUMNS, swaps.parse_swaption,
-                    _swaption_compiler, True, True),
-        ProductSpec("FXFWD", fx.FX_COLUMNS, fx.parse_fxfwd, _fxfwd_compiler, False, False),
-        ProductSpec("FXOPT", fx.FXOPT_COLUMNS, fx.parse_fxopt, _fxopt_compiler, False, False),
+                    _swaption_compiler, True, True, swaps.saccr_swaptions),
+        ProductSpec("FXFWD", fx.FX_COLUMNS, fx.parse_fxfwd, _fxfwd_compiler, False, False,
+                    fx.saccr_fx_forwards),
+        ProductSpec("FXOPT", fx.FXOPT_COLUMNS, fx.parse_fxopt, _fxopt_compiler, False, False,
+                    fx.saccr_fx_options),
         ProductSpec("EQFWD", equity.EQ_COLUMNS, equity.parse_eqfwd, _equity_compiler, False,
-                    False),
+                    False, equity.saccr_equity),
         ProductSpec("EQOPT", equity.EQ_COLUMNS, equity.parse_eqopt, _equity_compiler, False,
-                    False),
+                    False, equity.saccr_equity),
     )
 }
 
@@ -148,3 +158,15 @@ def compile_portfolio(trades: Sequence[Trade], market: Market, log: ProblemLog,
         equity=EquityTable.concat(out.equity),
         swaptions=SwaptionTable.concat(out.swaptions),
     )
+
+
+def saccr_positions(items: Sequence[tuple[int, Trade]], market: Market) -> list[SaccrPosition]:
+    """The SA-CCR risk positions of ``(trade index, trade)`` pairs, each product family's
+    :attr:`ProductSpec.saccr` applied to its trades (grouped by product, in first-use order)."""
+    groups: dict[str, list[tuple[int, Any]]] = {}
+    for i, t in items:
+        groups.setdefault(t.info.product, []).append((i, t))
+    out: list[SaccrPosition] = []
+    for product, group in groups.items():
+        out.extend(PRODUCTS[product].saccr(group, market))
+    return out

@@ -21,6 +21,7 @@ every coupon becomes fixed and projected rows.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,17 @@ from xvaflow.core.daycount import DAYCOUNTS, year_fraction
 from xvaflow.core.fields import FieldReader
 from xvaflow.core.schedule import backward_schedules
 from xvaflow.market.conventions import CURRENCIES, INDICES, parse_frequency
+from xvaflow.market.market import Market
 from xvaflow.products.context import CompileContext
 from xvaflow.products.records import FixedLeg, FloatLeg, Leg, SwaptionTrade, SwapTrade, TradeInfo
+from xvaflow.products.saccr import (
+    FX,
+    IR,
+    OptionTerms,
+    SaccrPosition,
+    fx_position_notional,
+    fx_underlying,
+)
 from xvaflow.products.tables import (
     FIXED,
     OVERNIGHT,
@@ -346,3 +356,98 @@ def compile_swaptions(
         sign=np.array([float(sw.sign) for _, sw in live]),
     )
     return table, flows
+
+
+# ---------------------------------------------------------------------------------------------
+# SA-CCR attributes (CRE52; docs/conventions.md "Regulatory capital")
+# ---------------------------------------------------------------------------------------------
+def _years(as_of: _dt.date, d: _dt.date) -> float:
+    """ACT/365F year fraction from as_of to a date as booked."""
+    return (d - as_of).days / 365.0
+
+
+def saccr_swaps(items: Sequence[tuple[int, SwapTrade]], market: Market) -> list[SaccrPosition]:
+    """SA-CCR positions of IRS and CCS still alive at as_of.
+
+    - IRS: one IR position in its currency, notional at spot, +1 when the bank pays fixed
+      (CRE52.38: long the primary risk factor, the floating rate).
+    - CCS: one FX position on its pair (:func:`~xvaflow.products.saccr.fx_position_notional`
+      of the two notionals; +1 when the bank receives the underlying currency's notional at
+      maturity) and one IR position per fixed leg (its notional at spot, +1 when the bank pays
+      that leg); a floating leg carries no interest-rate position.
+
+    S is the start date floored at 0, E the maturity date.
+    """
+    as_of, base = market.as_of, market.base_currency
+    out: list[SaccrPosition] = []
+    for i, sw in items:
+        if sw.info.maturity <= as_of:
+            continue
+        s = max(_years(as_of, sw.info.start), 0.0)
+        e = _years(as_of, sw.info.maturity)
+        if sw.exchange_notionals and sw.legs[0].currency != sw.legs[1].currency:
+            amounts = {leg.currency: leg.notional for leg in sw.legs}
+            under, _ = fx_underlying(sw.legs[0].currency, sw.legs[1].currency, base)
+            receives = next(sign for leg, sign in zip(sw.legs, sw.signs, strict=True)
+                            if leg.currency == under)
+            out.append(SaccrPosition(i, FX, _pair(sw.legs[0].currency, sw.legs[1].currency,
+                                                   base), fx_position_notional(market, amounts),
+                                     float(receives), 0.0, e, e))
+        for leg, sign in zip(sw.legs, sw.signs, strict=True):
+            if isinstance(leg, FixedLeg):
+                notional = leg.notional * market.fx_rate(leg.currency, base)
+                out.append(SaccrPosition(i, IR, leg.currency, notional, float(-sign), s, e, e))
+    return out
+
+
+def _pair(a: str, b: str, base: str) -> str:
+    under, other = fx_underlying(a, b, base)
+    return under + other
+
+
+def swaption_par_rates(items: Sequence[tuple[int, SwaptionTrade]], market: Market
+                       ) -> np.ndarray:
+    """Par rate of each swaption's underlying on the OIS curve, ``[swaptions]``.
+
+    P = (P(T_0) - P(T_n)) / sum_i tau_i P(T_i): the overnight floating leg (no spread, no basis)
+    over the annuity of the fixed leg on its own schedule (backward from maturity, Modified
+    Following) and day count, T_0 / T_n its first adjusted start and last adjusted end.
+    """
+    out = np.empty(len(items))
+    as_of = np.datetime64(market.as_of, "D")
+    for k, (_, sw) in enumerate(items):
+        fixed = next(leg for leg in sw.underlying.legs if isinstance(leg, FixedLeg))
+        p = backward_schedules([sw.info.start], [sw.info.maturity], [fixed.months],
+                               market.calendar(fixed.currency))
+        tau = year_fraction(fixed.daycount, p.start, p.end)
+        disc = market.discount(fixed.currency, year_fraction_365(as_of, p.end))
+        first = market.discount(fixed.currency, year_fraction_365(as_of, p.start[:1]))[0]
+        out[k] = (first - disc[-1]) / float(np.sum(tau * disc))
+    return out
+
+
+def saccr_swaptions(items: Sequence[tuple[int, SwaptionTrade]], market: Market
+                    ) -> list[SaccrPosition]:
+    """SA-CCR positions of European swaptions (one IR option position each).
+
+    Adjusted notional and maturity bucket from the underlying (S its start floored at 0, E its
+    end); a payer swaption is a call on the rate, a receiver one a put; +1 bought (``long``).
+    P is the underlying's par rate (:func:`swaption_par_rates`), K its fixed rate, T the
+    expiry. M (maturity factor) is the underlying's end for physical settlement and the expiry
+    for cash settlement (the contract ends then).
+    """
+    as_of, base = market.as_of, market.base_currency
+    live = [(i, sw) for i, sw in items if sw.expiry > as_of]
+    rates = swaption_par_rates(live, market)
+    out: list[SaccrPosition] = []
+    for (i, sw), par in zip(live, rates, strict=True):
+        fixed = next(leg for leg in sw.underlying.legs if isinstance(leg, FixedLeg))
+        payer = sw.underlying.signs[0] < 0  # the bank pays the fixed leg of the underlying
+        s = max(_years(as_of, sw.info.start), 0.0)
+        e = _years(as_of, sw.info.maturity)
+        t = _years(as_of, sw.expiry)
+        notional = sw.info.notional * market.fx_rate(sw.info.currency, base)
+        out.append(SaccrPosition(i, IR, sw.info.currency, notional, float(sw.sign), s, e,
+                                 e if sw.settlement == "physical" else t,
+                                 OptionTerms(payer, float(par), fixed.rate, t)))
+    return out

@@ -38,10 +38,42 @@ POSITIVE = ("cva", "fca")  # metrics of EPE; the others integrate ENE
 TARGET_BATCHES = 100
 
 
-def xva_measures(counterparties: Sequence[CreditSpec], own: CreditSpec | None,
-                 funding: Funding | None, bilateral: bool) -> dict[str, list[Measure]]:
-    """metric -> per netting set, the measure its exposure is integrated against (metrics that
-    cannot be computed, e.g. DVA without own credit, are absent)."""
+@dataclass(frozen=True)
+class Functional:
+    """One XVA path functional X = int E(t) dmu_j(t) per netting set j (data, not code).
+
+    The four metrics are functionals; so is every stress scenario and sensitivity bump that
+    only changes the measures (credit and funding: independent of exposure), which therefore
+    costs one more weighted sum per date on the same paths, not another simulation.
+
+    Attributes:
+        name: key of the results (``cva`` for the metric itself; ``cva|<scenario>`` for a
+            variant, see :mod:`xvaflow.xva.risk`).
+        metric: the metric it is a variant of (one of :data:`METRICS`): EPE for ``cva`` and
+            ``fca``, ENE for ``dva`` and ``fba``.
+        measures: ``[ns]`` the measure each netting set's exposure is integrated against.
+    """
+
+    name: str
+    metric: str
+    measures: tuple[Measure, ...]
+
+    @property
+    def positive(self) -> bool:
+        """Whether the integrand is EPE (else ENE)."""
+        return self.metric in POSITIVE
+
+
+def xva_functionals(counterparties: Sequence[CreditSpec], own: CreditSpec | None,
+                    funding: Funding | None, bilateral: bool, suffix: str = ""
+                    ) -> list[Functional]:
+    """The metrics' functionals for netting sets with the given counterparty credit (metrics
+    that cannot be computed, e.g. DVA without own credit, are absent); ``suffix`` is appended
+    to each name (``|<scenario>`` for a variant).
+
+    CVA: LGD_C h_C S_C [S_B]; DVA: LGD_B h_B S_B [S_C]; FCA: s_b S_C S_B; FBA: s_l S_C S_B
+    (S_B only when own credit is given; the bracketed factors only when ``bilateral``).
+    """
     out: dict[str, list[Measure]] = {"cva": [], "dva": [], "fca": [], "fba": []}
     b = own.curve if own is not None else None
     for c in counterparties:
@@ -54,33 +86,33 @@ def xva_measures(counterparties: Sequence[CreditSpec], own: CreditSpec | None,
             joint = (c.curve,) + ((b,) if b is not None else ())
             out["fca"].append(Measure.build(funding.borrow_spread, None, joint))
             out["fba"].append(Measure.build(funding.lend_spread, None, joint))
-    return {k: v for k, v in out.items() if v}
+    return [Functional(m + suffix, m, tuple(v)) for m, v in out.items() if v]
 
 
 @dataclass(frozen=True)
 class XvaWeights:
-    """Per metric, ``[dates, netting sets]`` weights of the linear rule (see
-    :class:`~xvaflow.xva.integration.IntervalWeights`), the measures and the intervals' mean
-    payment times ``[dates, netting sets]``."""
+    """Per functional name, ``[dates, netting sets]`` weights of the linear rule (see
+    :class:`~xvaflow.xva.integration.IntervalWeights`), the functionals and the intervals'
+    mean payment times ``[dates, netting sets]``."""
 
     left: dict[str, FloatArray]
     right: dict[str, FloatArray]
     paid: dict[str, FloatArray]
-    measures: dict[str, list[Measure]]
+    functionals: dict[str, Functional]
     pay_mean: FloatArray
 
 
-def xva_weights(times: FloatArray, measures: dict[str, list[Measure]], pay_mean: FloatArray
+def xva_weights(times: FloatArray, functionals: Sequence[Functional], pay_mean: FloatArray
                 ) -> XvaWeights:
     """Weights for exposure ``times`` ``[n]`` and the intervals' mean payment times
     ``pay_mean`` ``[n, ns]``."""
     left, right, paid = {}, {}, {}
-    for m, per_ns in measures.items():
-        w = [interval_weights(times, mu, pay_mean[:, j]) for j, mu in enumerate(per_ns)]
-        left[m] = np.stack([x.left for x in w], axis=1)
-        right[m] = np.stack([x.right for x in w], axis=1)
-        paid[m] = np.stack([x.paid for x in w], axis=1)
-    return XvaWeights(left, right, paid, measures, pay_mean)
+    for f in functionals:
+        w = [interval_weights(times, mu, pay_mean[:, j]) for j, mu in enumerate(f.measures)]
+        left[f.name] = np.stack([x.left for x in w], axis=1)
+        right[f.name] = np.stack([x.right for x in w], axis=1)
+        paid[f.name] = np.stack([x.paid for x in w], axis=1)
+    return XvaWeights(left, right, paid, {f.name: f for f in functionals}, pay_mean)
 
 
 def batch_layout(n_paths: int, antithetic: bool) -> tuple[int, int]:
@@ -158,7 +190,7 @@ class XvaAccumulator:
         w = self.weights
         last = k + 1 == self.by_date[next(iter(self.by_date))].shape[0]
         for name in self.by_date:
-            positive = name in POSITIVE
+            positive = w.functionals[name].positive
             post, post_b = sums[("post", positive)]
             star, star_b = sums[("interval", positive)]
             paid, right = w.paid[name][k], w.right[name][k]
@@ -176,7 +208,7 @@ class XvaAccumulator:
         for name in self.by_date:
             terms = np.zeros_like(self.by_date[name])
             terms[0] = self.weights.left[name][0] * np.maximum(
-                net if name in POSITIVE else -net, 0.0)
+                net if self.weights.functionals[name].positive else -net, 0.0)
             self._add_constant(name, terms)
 
     def add_curvature(self, times: FloatArray, profile: ExposureProfile, today: FloatArray
@@ -185,13 +217,14 @@ class XvaAccumulator:
         net exposure ``today`` ``[ns]`` starts the first interval with zero variance)."""
         start_mean = np.vstack([today[None, :], profile.ee[:-1]])
         start_var = np.vstack([np.zeros_like(today)[None, :], profile.net_var[:-1]])
-        for name in self.by_date:
-            sign = 1.0 if name in POSITIVE else -1.0
+        for name, f in self.weights.functionals.items():
+            sign = 1.0 if f.positive else -1.0
             self._add_constant(name, np.stack([curvature(
                 times, mu, (sign * start_mean[:, j], start_var[:, j]),
                 (sign * profile.interval_mean[:, j], profile.interval_var[:, j]),
                 self.weights.pay_mean[:, j])
-                for j, mu in enumerate(self.weights.measures[name])], axis=1))
+                for j, mu in enumerate(f.measures)], axis=1))
+
 
 def batch_stderr(batch_sums: FloatArray, batch_size: int) -> FloatArray:
     """Standard error of the mean from batch sums ``[B, ...]`` (NaN when B < 2)."""

@@ -32,9 +32,9 @@ from xvaflow.core.backend import get_namespace
 from xvaflow.core.dates import DateArray, FloatArray, add_tenor, parse_tenor
 from xvaflow.exposure.collateral import CsaArrays, held_collateral, margin_call
 from xvaflow.exposure.profile import ExposureProfile, eepe
-from xvaflow.io.portfolio import Portfolio
 from xvaflow.market.market import Market
 from xvaflow.models.crossasset import CrossAssetModel, build_model, market_factors
+from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.scenario import ScenarioValuer
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import SETTLE_CASH, CompiledPortfolio
@@ -46,7 +46,8 @@ from xvaflow.simulation.grid import (
     exposure_dates,
 )
 from xvaflow.simulation.scenario import Scenario
-from xvaflow.xva.adjustments import XvaAccumulator, xva_measures, xva_weights
+from xvaflow.xva.adjustments import XvaAccumulator, xva_functionals, xva_weights
+from xvaflow.xva.risk import CoverageScenario, risk_functionals, variant
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class RunSettings:
     antithetic: bool = False
     backend: str = "numpy"
     path_chunk: int | None = None
+    stress: bool = False
+    sensitivities: bool = False
 
 
 @dataclass
@@ -71,12 +74,16 @@ class PartitionResult:
         dates, times: ``[E]`` exposure dates and times.
         npv: ``[ns]`` t0 value in base currency.
         profile: exposure profiles.
-        xva: metric -> (total ``[ns]`` over paths, batch sums ``[B, ns]``).
+        xva: functional -> (total ``[ns]`` over paths, batch sums ``[B, ns]``): the metrics
+            (``cva``, ...) and, when asked for, their stress and sensitivity variants
+            (``cva|credit+100bp``, ``cva|cs01:5Y:+``, ..., see :mod:`xvaflow.xva.risk`).
         xva_by_date: metric -> ``[E, ns]`` path sums of each exposure date's term (the term
-            structure; sums over dates to the total).
+            structure; sums over dates to the total), the metrics only.
         n_paths, batch_size: for means and standard errors.
         eepe: ``[ns]`` Basel effective EPE.
         timings: stage -> seconds.
+        fallbacks: credit scenario -> counterparties whose shifted spreads could not be
+            bootstrapped (they took the parallel hazard shift).
     """
 
     netting_sets: list[str]
@@ -91,6 +98,7 @@ class PartitionResult:
     steps: int
     xva_by_date: dict[str, FloatArray]
     timings: dict[str, float] = field(default_factory=dict)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
 
 def simulation_setup(portfolio: Portfolio, settings: RunSettings) -> tuple[CrossAssetModel,
@@ -176,6 +184,9 @@ class _Partition:
     acc: XvaAccumulator
     # lag grid index -> [(exposure index k whose collateral it calls, CSA rows)]
     lag_calls: dict[int, list[tuple[int, np.ndarray]]]
+    # collateral coverage scenarios: the same values with the collateral scaled, each with its
+    # own profile (means only) and XVA accumulator
+    coverage: list[tuple[CoverageScenario, ExposureProfile, XvaAccumulator]]
 
 
 def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: RunSettings,
@@ -203,12 +214,23 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     exposure_times = grid.times[exposure_steps]
     credit = [portfolio.credit[portfolio.netting_sets[n].counterparty_id] for n in ns_ids]
     trade_npv = price_t0(compiled, portfolio.market).npv_base
-    weights = xva_weights(exposure_times, xva_measures(
-        credit, portfolio.market.own_credit, portfolio.market.funding, settings.bilateral),
-        interval_pay_times(compiled, portfolio.market, ns_ids, exposure_times, trade_npv))
+    base = xva_functionals(credit, portfolio.market.own_credit, portfolio.market.funding,
+                           settings.bilateral)
+    risk = risk_functionals(portfolio, ns_ids, settings.bilateral, settings.stress,
+                            settings.sensitivities)
+    pay_mean = interval_pay_times(compiled, portfolio.market, ns_ids, exposure_times,
+                                  trade_npv)
+    weights = xva_weights(exposure_times, [*base, *risk.functionals], pay_mean)
     chunk = min(settings.path_chunk or settings.paths, settings.paths)
     if settings.antithetic:  # antithetic pairs stay in one chunk
         chunk = max(2, chunk - chunk % 2)
+    chunked = chunk < settings.paths
+    base_weights = xva_weights(exposure_times, base, pay_mean) if risk.coverage else None
+    coverage = [(scenario, ExposureProfile.zeros(
+        exposure_steps.size, len(ns_ids), settings.paths, chunked=chunked,
+        antithetic=settings.antithetic, quantiles=False),
+        XvaAccumulator.create(base_weights, settings.paths, settings.antithetic))
+        for scenario in risk.coverage if base_weights is not None]
     lag_calls: dict[int, list[tuple[int, np.ndarray]]] = {}
     for mpor, lags in grid.lags.items():
         rows = np.flatnonzero(csa.mpor_days == mpor)
@@ -220,8 +242,9 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     part = _Partition(
         portfolio, compiled, model, grid, ns_ids, npv, csa, settings,
         ExposureProfile.zeros(exposure_steps.size, len(ns_ids), settings.paths,
-                              chunked=chunk < settings.paths, antithetic=settings.antithetic),
-        XvaAccumulator.create(weights, settings.paths, settings.antithetic), lag_calls)
+                              chunked=chunked, antithetic=settings.antithetic),
+        XvaAccumulator.create(weights, settings.paths, settings.antithetic), lag_calls,
+        coverage)
     timings = {"setup": time.perf_counter() - started, "valuation": 0.0}
     chunks = range(0, settings.paths, chunk)
     for i, first in enumerate(chunks):
@@ -231,20 +254,24 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
 
         timings["valuation"] += _run_chunk(part, first, min(chunk, settings.paths - first),
                                            report)
-    part.profile.finish()
     collateral = _today_collateral(npv, csa, model)
-    part.acc.add_today(npv, collateral)
-    part.acc.add_curvature(exposure_times, part.profile, npv - collateral)
+    xva: dict[str, tuple[FloatArray, FloatArray]] = {}
+    for scenario, profile, acc in [(None, part.profile, part.acc), *part.coverage]:
+        factor = 1.0 if scenario is None else scenario.factor
+        profile.finish()
+        acc.add_today(npv, factor * collateral)
+        acc.add_curvature(exposure_times, profile, npv - factor * collateral)
+        xva.update({name if scenario is None else variant(name, scenario.name):
+                    (total, acc.batches[name]) for name, total in acc.total.items()})
     timings["total"] = time.perf_counter() - started
-    acc = part.acc
     return PartitionResult(
         netting_sets=ns_ids, dates=grid.dates[exposure_steps], times=exposure_times,
-        npv=part.npv, profile=part.profile,
-        xva={m: (total, acc.batches[m]) for m, total in acc.total.items()},
-        n_paths=settings.paths, batch_size=acc.batch_size,
+        npv=part.npv, profile=part.profile, xva=xva,
+        n_paths=settings.paths, batch_size=part.acc.batch_size,
         eepe=eepe(exposure_times, part.profile.basel_ee,
                   _eepe_window(portfolio, compiled, ns_ids)), steps=len(grid),
-        xva_by_date=dict(acc.by_date), timings=timings)
+        xva_by_date={f.name: part.acc.by_date[f.name] for f in base}, timings=timings,
+        fallbacks=risk.fallbacks)
 
 
 def _run_chunk(part: _Partition, first: int, n_paths: int,
@@ -322,6 +349,10 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
             exposure, interval_exposure = part.profile.add(k, values, collateral, numeraire,
                                                            interval, first)
             part.acc.add(k, exposure, interval_exposure, first)
+            for cover, cover_profile, cover_acc in part.coverage:
+                scaled = None if interval is None else (interval[0], cover.factor * interval[1])
+                cover_acc.add(k, *cover_profile.add(k, values, cover.factor * collateral,
+                                                    numeraire, scaled, first), first)
             valuer.reset_cash()
             k += 1
         progress(step.index, len(grid))

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from xvaflow.core.errors import InputError, Problem
-from xvaflow.io.portfolio import Portfolio, load_portfolio
+from xvaflow.io.portfolio import load_portfolio
+from xvaflow.portfolio import Portfolio
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo"
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -20,7 +20,8 @@ from xvaflow.io.generate import (
     RATINGS,
     generate_portfolio,
 )
-from xvaflow.io.portfolio import Portfolio, load_portfolio
+from xvaflow.io.portfolio import load_portfolio
+from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.t0 import TradeValues, price_t0
 from xvaflow.products.records import FxForwardTrade, FxOptionTrade, SwaptionTrade, SwapTrade
 

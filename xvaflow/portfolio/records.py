@@ -1,16 +1,19 @@
-"""Records of counterparties, netting sets, CSAs and run settings (plain data)."""
+"""Domain records of a portfolio: counterparties, netting sets, CSAs, CVA hedges, run settings.
+
+Plain, immutable data. :mod:`xvaflow.io` reads files into them; every other layer reads them
+from here, without importing the loader.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 
 from xvaflow.core.dates import Tenor
 
 CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
-CDS_COLUMNS = ("cds_6m", "cds_1y", "cds_2y", "cds_3y", "cds_5y", "cds_7y", "cds_10y")
-CDS_TENORS = {"cds_6m": Tenor(6, "M"), "cds_1y": Tenor(1, "Y"), "cds_2y": Tenor(2, "Y"),
-              "cds_3y": Tenor(3, "Y"), "cds_5y": Tenor(5, "Y"), "cds_7y": Tenor(7, "Y"),
-              "cds_10y": Tenor(10, "Y")}
+HEDGE_TYPES = ("single_name", "index")
+HEDGE_RELATIONS = ("direct", "legally_related", "sector_region")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,9 @@ class Csa:
         im_model: ``none`` or ``simm`` (initial margin).
         csa_type: ``two_way`` (both post), ``one_way_cpty`` (only the counterparty posts) or
             ``one_way_own`` (only the bank posts); optional column, default ``two_way``.
+        collateral_balance: variation margin held today (+ received by the bank, - posted by
+            it); optional column, default 0. Read by the t0 capital (SA-CCR C), not by the
+            simulation, whose collateral starts from its own margin calls.
     """
 
     csa_id: str
@@ -62,6 +68,44 @@ class Csa:
     im_model: str
     row: int
     csa_type: str = "two_way"
+    collateral_balance: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CvaHedge:
+    """An eligible CVA hedge for the full BA-CVA (MAR50.17-18): bought CDS protection.
+
+    Attributes:
+        hedge_id: identifier (cva_hedges.csv ``hedge_id``).
+        kind: ``single_name`` or ``index``.
+        counterparty_id: the counterparty a single-name hedge is assigned to (None: index).
+        relation: single name only: ``direct`` (references the counterparty), ``legally_related``
+            (an entity legally related to it) or ``sector_region`` (same sector and region);
+            the correlations r_hc 100%, 80%, 50% of MAR50.23.
+        reference: reference entity or index name (for messages and reports).
+        notional: protection notional in ``currency``.
+        currency: currency of the notional.
+        maturity: maturity date of the protection.
+        sector: sector of the reference entity (index: of its constituents).
+        rating: rating of the reference entity (index: of its constituents).
+        risk_weight: index only, optional: the notional-weighted MAR50.16 risk weight of the
+            constituents (before the 0.7 index scaling) for an index spanning several sectors
+            or credit qualities; None: from ``sector`` and ``rating``.
+        row: row of cva_hedges.csv (for messages).
+    """
+
+    hedge_id: str
+    kind: str
+    counterparty_id: str | None
+    relation: str | None
+    reference: str
+    notional: float
+    currency: str
+    maturity: _dt.date
+    sector: str
+    rating: str
+    risk_weight: float | None
+    row: int
 
 
 @dataclass(frozen=True)
@@ -82,3 +126,5 @@ class RunConfig:
     backend: str = "numpy"
     antithetic: bool = False
     path_chunk: int | None = None
+    stress: bool = False
+    sensitivities: bool = False
