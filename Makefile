@@ -1,19 +1,29 @@
-# The README's commands. Each target installs what it needs into a local virtualenv (.venv).
+# The README's commands. Each target installs what it needs into a local virtualenv (.venv):
+# `demo` only the package and its runtime dependencies (numpy, scipy, threadpoolctl), the other
+# targets also the dev stack (linters, test tools, QuantLib, the CDK libraries, moto).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CORE_STAMP := $(VENV)/.installed-core
 STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lint typecheck unit infra bench clean
 
-$(STAMP): pyproject.toml
+$(CORE_STAMP): pyproject.toml
+	@echo "== installing xvaflow and its runtime dependencies into $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -e .
+	touch $(CORE_STAMP)
+
+$(STAMP): $(CORE_STAMP) pyproject.toml
+	@echo "== installing the dev stack (.[dev]: lint, types, tests, QuantLib, CDK) into $(VENV)"
+	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## demo: t0 prices and XVA of the example portfolio (installs into .venv first); outputs in out/demo
-demo: $(STAMP)
+## demo: t0 prices and XVA of the example portfolio (installs the package into .venv first);
+## outputs in out/demo
+demo: $(CORE_STAMP)
 	$(BIN)/xvaflow validate examples/demo
 	$(BIN)/xvaflow price examples/demo
 	$(BIN)/xvaflow run examples/demo --out out/demo

@@ -1,6 +1,6 @@
 """Command line: ``xvaflow price | capital | validate | generate | run | submit | status``
-(CONTRACT.md, "Command line"; submit and status drive a deployed stack, see README "Deploy to
-AWS").
+(README "What it does", docs/inputs.md and docs/outputs.md; submit and status drive a deployed
+stack, see README "Deploy to AWS").
 
 Exit status: 0 success; 2 bad input or usage (one line per problem on stderr, no traceback);
 1 internal error.
@@ -27,7 +27,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xvaflow", description="XVA pipeline for derivatives "
-                                "portfolios (CONTRACT.md describes inputs and outputs).")
+                                "portfolios. Inputs: docs/inputs.md; outputs: docs/outputs.md; "
+                                "a walk-through: docs/tutorial.md (in the repository).")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     price = sub.add_parser("price", help="t0 NPV of every trade")
@@ -101,8 +102,10 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stress", action=argparse.BooleanOptionalAction, default=None,
                    help="stress scenarios on the same paths: credit spreads +-100bp, funding "
                    "+-50bp, collateral coverage 0/50/100/120%% (stress.csv; run.json: stress)")
-    p.add_argument("--sensitivities", action=argparse.BooleanOptionalAction, default=None,
-                   help="CS01 per counterparty and CDS tenor (run.json: sensitivities)")
+    p.add_argument("--sensitivities", nargs="?", const="credit,ir,fx,eq", metavar="KINDS",
+                   help="XVA sensitivities on the same paths: credit (CS01 per CDS tenor), ir "
+                   "(delta per curve pillar, gamma), fx, eq (spot deltas); all without KINDS, "
+                   "else a comma list (run.json: sensitivities, true or a list)")
     side = p.add_mutually_exclusive_group()
     side.add_argument("--bilateral", dest="bilateral", action="store_const", const=True,
                       default=None, help="first-to-default CVA/DVA: each weighted by the other "
@@ -130,17 +133,17 @@ def _print_warnings(warnings: Sequence[object]) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from xvaflow.io.portfolio import load_portfolio, simulation_problems
+    """Every check ``xvaflow run`` makes on this machine before it starts (the same code:
+    :func:`~xvaflow.pipeline.local.check_inputs`), run.json's grid, backend and memory
+    included; nothing is computed."""
+    from xvaflow.pipeline.local import check_portfolio
 
-    pf = load_portfolio(args.portfolio)
-    _print_warnings(pf.warnings)
-    missing = simulation_problems(pf)
-    if missing:
-        raise InputError(missing)
+    pf, warnings = check_portfolio(args.portfolio, {}, here=True)
+    _print_warnings(warnings)
     c = pf.compiled
     print(f"{args.portfolio}: OK - {c.n_trades} trades, {len(pf.netting_sets)} netting sets, "
           f"{len(pf.counterparties)} counterparties, {len(pf.csas)} CSAs, as of "
-          f"{pf.market.as_of}, {len(pf.warnings)} warnings")
+          f"{pf.market.as_of}, {len(warnings)} warnings")
     return EXIT_OK
 
 
@@ -154,6 +157,7 @@ def cmd_price(args: argparse.Namespace) -> int:
     pf = load_portfolio(args.portfolio)
     _print_warnings(pf.warnings)
     values = price_t0(pf.compiled, pf.market)
+    _check_finite(pf, values.npv_base)
     trades = trades_section(pf.compiled, values)
     c = pf.compiled
     width = max(len(t) for t in c.trade_ids) if c.trade_ids else 8
@@ -170,10 +174,23 @@ def cmd_price(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_finite(pf: Portfolio, npv_base: Any) -> None:
+    """Refuse to report a price that is not a number: the inputs passed every check, so this
+    is an internal error (exit status 1), named by trade, never a traceback or a NaN."""
+    import numpy as np
+
+    bad = np.flatnonzero(~np.isfinite(np.asarray(npv_base, dtype=float)))
+    if bad.size:
+        ids = ", ".join(pf.compiled.trade_ids[int(i)] for i in bad[:5])
+        raise PipelineError(f"{bad.size} trade(s) priced to a value that is not a finite "
+                            f"number ({ids}{' ...' if bad.size > 5 else ''}); nothing was "
+                            "published (an internal error: please report it with the inputs)")
+
+
 def _publish_results(out: Path, command: str, pf: Portfolio, started: float,
                      sections: dict[str, Any]) -> None:
     """Publish a t0 command's results.json (header, ``run`` and ``sections``) to ``out``."""
-    from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs
+    from xvaflow.pipeline.publish import new_run_id, output_lock, publish_or_refuse
     from xvaflow.report.results import SCHEMA_VERSION, json_bytes
 
     run_id = new_run_id(command)
@@ -185,12 +202,8 @@ def _publish_results(out: Path, command: str, pf: Portfolio, started: float,
                 "wall_seconds": round(time.perf_counter() - started, 3)},
         **sections,
     })
-    try:
-        with output_lock(out):
-            publish_outputs(out, run_id, {"results.json": document})
-    except OSError as exc:
-        raise InputError([_usage(f"--out {out}: cannot write results.json: "
-                                 f"{exc.strerror or exc}")]) from None
+    with output_lock(out):
+        publish_or_refuse(out, run_id, {"results.json": document})
     print(f"wrote {out / 'results.json'}", file=sys.stderr)
 
 
@@ -251,16 +264,27 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from xvaflow.core.dates import parse_date
     from xvaflow.io.generate import generate_portfolio
+    from xvaflow.io.limits import AS_OF_RANGE, SEED_MAX
 
     if args.counterparties < 1 or args.trades < 1:
         raise InputError([_usage("--counterparties and --trades must be at least 1")])
+    if not 0 <= args.seed <= SEED_MAX:
+        raise InputError([_usage(f"--seed must be from 0 to {SEED_MAX} (2**64 - 1)")])
     try:
         as_of = parse_date(args.as_of)
     except ValueError as exc:
         raise InputError([_usage(f"--as-of: {exc}")]) from None
+    if not AS_OF_RANGE[0] <= as_of <= AS_OF_RANGE[1]:
+        raise InputError([_usage(f"--as-of: {as_of} is outside {AS_OF_RANGE[0]} to "
+                                 f"{AS_OF_RANGE[1]}")])
+    _check_out_dir(args.out)
     started = time.perf_counter()
-    summary = generate_portfolio(args.out, counterparties=args.counterparties,
-                                 trades=args.trades, seed=args.seed, as_of=as_of)
+    try:
+        summary = generate_portfolio(args.out, counterparties=args.counterparties,
+                                     trades=args.trades, seed=args.seed, as_of=as_of)
+    except OSError as exc:
+        raise InputError([_usage(f"--out {args.out}: cannot write the portfolio there: "
+                                 f"{exc.strerror or exc}")]) from None
     print(f"wrote {args.out}: {summary} in {time.perf_counter() - started:.1f}s")
     return EXIT_OK
 

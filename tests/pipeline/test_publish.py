@@ -58,14 +58,15 @@ def test_a_failed_publish_leaves_the_previous_set(tmp_path: Path,
     out = tmp_path / "out"
     publish_outputs(out, "r1", _set("r1"))
 
-    def full_disk(self: Path, data: bytes) -> int:
+    def full_disk(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    monkeypatch.setattr("xvaflow.pipeline.publish._write_file", full_disk)
     with pytest.raises(OSError, match="No space left"):
         publish_outputs(out, "r2", _set("r2"))
     monkeypatch.undo()
     assert _visible(out) == _set("r1")
+    assert [p.name for p in (out / ".runs").iterdir()] == ["r1"]  # no half-written set
 
 
 def test_the_lock_is_exclusive_and_released(tmp_path: Path) -> None:

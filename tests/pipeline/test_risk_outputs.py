@@ -15,7 +15,7 @@ import pytest
 from xvaflow.pipeline.local import run_pipeline
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
-SETTINGS = {"paths": 400, "grid": "3M:2Y", "seed": 3, "stress": True, "sensitivities": True}
+SETTINGS = {"paths": 100, "grid": "3M:1Y", "seed": 3, "stress": True, "sensitivities": True}
 
 
 def _run(out: Path, **extra: Any) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -59,7 +59,20 @@ def test_sections_and_file_agree(runs: list[tuple[dict[str, Any], list[Any]]]) -
             assert math.isclose(entry["change"], float(r["change"]), rel_tol=1e-12)
             assert math.isclose(entry["base"], doc["totals"][r["metric"]], rel_tol=1e-12)
     sens = doc["sensitivities"]
-    assert sens["bumps"] == {"credit_bp": 1.0}
+    assert sens["bumps"] == {"ir_bp": 1.0, "credit_bp": 1.0, "fx_rel": 0.01, "eq_rel": 0.01}
+    market = json.loads((DEMO / "market.json").read_text(encoding="utf-8"))
+    cva = sens["totals"]["cva"]
+    for ccy in ("USD", "EUR"):
+        assert list(cva["ir_delta"][ccy]) == [q["tenor"] for q in
+                                              market["curves"][ccy]["par_quotes"]]
+        assert math.isfinite(cva["ir_gamma"][ccy])
+    assert set(cva["fx_delta"]) == {"EURUSD"}
+    assert set(cva["eq_delta"]) == {"SPX", "EUROSTOXX"}
+    for ns in doc["netting_sets"]:  # every netting set has every market figure
+        assert sens["netting_sets"][ns]["cva"]["ir_delta"].keys() == cva["ir_delta"].keys()
+        total = sum(sens["netting_sets"][n]["cva"]["fx_delta"]["EURUSD"]
+                    for n in doc["netting_sets"])
+        assert math.isclose(total, cva["fx_delta"]["EURUSD"], rel_tol=1e-9, abs_tol=1e-6)
     cs01 = sens["totals"]["cva"]["cs01"]
     assert set(cs01) == {"CP_ACME", "CP_NORDBANK", "CP_HELIOS"}
     assert list(cs01["CP_HELIOS"]) == ["flat"]
@@ -70,7 +83,7 @@ def test_sections_and_file_agree(runs: list[tuple[dict[str, Any], list[Any]]]) -
             assert sens["netting_sets"][ns][metric]["cs01"] == {cpty: tree["cs01"][cpty]}
             se = sens["stderr"]["netting_sets"][ns][metric]["cs01"][cpty]
             assert se.keys() == tree["cs01"][cpty].keys()
-    assert cs01["CP_ACME"]["2Y"] > 0.0  # wider spread within the 2Y grid, more CVA
+    assert cs01["CP_ACME"]["1Y"] > 0.0  # wider spread within the 1Y grid, more CVA
     assert sum(cs01["CP_ACME"].values()) > 0.0
 
 

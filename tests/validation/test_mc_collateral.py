@@ -58,7 +58,7 @@ from mc_portfolios import (
 from ql_reference import pyd, qd, ql_calendar
 from scipy.stats import norm
 
-from xvaflow.io.portfolio import Portfolio
+from xvaflow.portfolio import Portfolio
 from xvaflow.xva.engine import RunSettings, simulation_setup
 
 A, K = 10e6, 10.95e6

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from mc_portfolios import MARKET, NettingSet, load
 
-from xvaflow.io.portfolio import Portfolio
+from xvaflow.portfolio import Portfolio
 from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition, simulation_setup
 
 SETTINGS = RunSettings(paths=512, seed=4242, grid="auto", antithetic=True)

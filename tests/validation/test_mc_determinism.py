@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from xvaflow.io.portfolio import Portfolio, load_portfolio
+from xvaflow.io.portfolio import load_portfolio
 from xvaflow.pipeline.local import run_pipeline
+from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import METRICS, batch_stderr
 from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition
 

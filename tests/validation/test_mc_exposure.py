@@ -75,8 +75,8 @@ from ql_reference import (
 from scipy.integrate import quad
 from scipy.stats import norm
 
-from xvaflow.io.portfolio import Portfolio
 from xvaflow.market.curves import HazardCurve
+from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import batch_stderr
 from xvaflow.xva.engine import RunSettings, run_partition
 from xvaflow.xva.integration import Measure, curvature

@@ -39,6 +39,8 @@ from mc_portfolios import (
 )
 from scipy.stats import norm
 
+from xvaflow.core.errors import ProblemLog
+from xvaflow.io.market_json import market_from_json
 from xvaflow.xva.adjustments import batch_stderr
 from xvaflow.xva.engine import PartitionResult, RunSettings, run_partition
 
@@ -128,7 +130,9 @@ def test_fx_forward_cva_is_the_continuous_integral(tmp_path: Path, grid: str) ->
     x, w = np.polynomial.legendre.leggauss(400)
     dev = Deviations(f"FX forward CVA on {grid}", 3.0)
     vol = MARKET["fx_vols"]["EURUSD"]
-    curves = {c: load(tmp_path / "ref", [], [], market).market.curve(c) for c in ("USD", "EUR")}
+    ref_market = market_from_json(market, ProblemLog())
+    assert ref_market is not None
+    curves = {c: ref_market.curve(c) for c in ("USD", "EUR")}
     for j, trade in enumerate(trades):
         big_t = _years(str(trade["maturity_date"]))
         t = big_t * (0.5 * (x + 1.0)) ** 2  # t = T s^2: EPE ~ sqrt t near 0

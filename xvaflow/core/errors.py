@@ -35,14 +35,20 @@ class Problem:
     key: str | None = None
 
     def __str__(self) -> str:
-        where = self.file
+        where = _shown(self.file)
         if self.row is not None:
             where += f" row {self.row}"
         if self.key is not None:
-            where += f" ({self.key})"
+            where += f" ({_shown(self.key)})"
         if self.field is not None:
-            where += f", {self.field}"
+            where += f", {_shown(self.field)}"
         return f"{where}: {self.message}"
+
+
+def _shown(text: str) -> str:
+    """``text`` as is when printable, else escaped (``repr``): a NUL, escape sequence or
+    bidirectional override taken from an input must not reach the terminal or log raw."""
+    return text if text.isprintable() else repr(text)
 
 
 class XvaflowError(Exception):

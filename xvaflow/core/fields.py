@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
 
@@ -17,6 +18,26 @@ from xvaflow.core.dates import Tenor, parse_date, parse_tenor
 from xvaflow.core.errors import ProblemLog
 
 T = TypeVar("T")
+
+_LINE_SEPARATORS = ("\u2028", "\u2029")
+
+
+def unsafe_character(text: str) -> str | None:
+    """Why ``text`` cannot be an identifier or a column name, or None when it can.
+
+    Control characters (NUL, tabs, line breaks, escapes: Unicode category Cc), format characters
+    (category Cf: the bidirectional overrides and isolates U+202A-U+202E, U+2066-U+2069 that
+    make text display in another order than it compares, zero-width spaces and joiners) and the
+    Unicode line separators make an id look like another one, or break the CSV, the log line or
+    the terminal that shows it.
+    """
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf") or ch in _LINE_SEPARATORS:
+            name = unicodedata.name(ch, "")
+            shown = f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+            return (f"contains the invisible or control character {shown} (ids and column "
+                    "names must be printable text)")
+    return None
 
 
 class FieldReader:
@@ -117,7 +138,7 @@ class FieldReader:
         return self._get(field, required, parse)
 
     def integer(self, field: str, required: bool = True, *,
-                minimum: int | None = None) -> int | None:
+                minimum: int | None = None, maximum: int | None = None) -> int | None:
         def parse(s: str) -> int:
             try:
                 f = float(s)
@@ -127,6 +148,8 @@ class FieldReader:
                 raise ValueError(f"{s!r} is not an integer")
             if minimum is not None and f < minimum:
                 raise ValueError(f"must be at least {minimum}, got {s}")
+            if maximum is not None and f > maximum:
+                raise ValueError(f"must be at most {maximum}, got {s}")
             return int(f)
 
         return self._get(field, required, parse)

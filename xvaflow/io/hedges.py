@@ -29,6 +29,7 @@ from pathlib import Path
 
 from xvaflow.core.errors import ProblemLog
 from xvaflow.core.fields import FieldReader
+from xvaflow.io.limits import AMOUNT_MAX
 from xvaflow.io.tables import read_csv
 from xvaflow.market.conventions import CURRENCIES
 from xvaflow.market.market import Market
@@ -66,7 +67,7 @@ def load_cva_hedges(path: Path, log: ProblemLog, counterparties: dict[str, Count
         elif hid is not None:
             seen[hid] = row
         kind = r.choice("type", HEDGE_TYPES, what="hedge type")
-        notional = r.number("notional", positive=True)
+        notional = r.number("notional", positive=True, upper=AMOUNT_MAX)
         currency = r.choice("currency", CURRENCIES, what="currency", case_sensitive=True)
         maturity = r.date("maturity_date")
         risk_weight = r.number("risk_weight", required=False, positive=True, upper=1.0)

@@ -23,6 +23,19 @@ import numpy as np
 from xvaflow.core.calendar import Calendar
 from xvaflow.core.dates import Tenor, add_tenor, parse_date, parse_tenor, year_fraction_365
 from xvaflow.core.errors import ProblemLog
+from xvaflow.core.fields import unsafe_character
+from xvaflow.io.files import JSON_LIMIT, read_input
+from xvaflow.io.limits import (
+    AS_OF_RANGE,
+    EQUITY_SPOT_MAX,
+    EQUITY_SPOT_MIN,
+    FX_SPOT_RANGE,
+    HW_MEAN_REVERSION_MIN,
+    HW_VOLATILITY_MIN,
+    MAX_JSON_DEPTH,
+    SWAPTION_VOL_MIN_BP,
+    VOL_MIN,
+)
 from xvaflow.market.bootstrap import (
     BootstrapError,
     ParQuote,
@@ -45,7 +58,7 @@ MARKET_FILE = "market.json"
 KNOWN_KEYS = ("as_of", "base_currency", "curves", "index_basis", "fx_spots", "fx_vols",
               "equities", "swaption_vols", "hull_white", "correlations", "own_credit", "funding",
               "holidays")
-FACTOR_PREFIXES = ("IR_", "FX_", "EQ_", "CR_")
+FACTOR_PREFIXES = ("IR_", "FX_", "EQ_")
 
 
 class _Json:
@@ -54,6 +67,7 @@ class _Json:
     def __init__(self, log: ProblemLog, file: str) -> None:
         self.log = log
         self.file = file
+        self.correlation_keys: dict[tuple[str, str], str] = {}  # sorted pair -> key as given
 
     def problem(self, path: str, message: str) -> None:
         self.log.add(self.file, None, path, message)
@@ -106,19 +120,55 @@ def _kind(value: Any) -> str:
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def load_market(path: Path, log: ProblemLog) -> Market | None:
-    """Read market.json and build the market, or return None after recording every problem."""
+def read_json(path: Path, log: ProblemLog, limit: int = JSON_LIMIT) -> tuple[bool, Any]:
+    """(True, document) of a JSON input file, or (False, None) after recording why not.
+
+    The file must be a regular file within ``limit`` (:func:`~xvaflow.io.files.read_input`),
+    UTF-8 (a BOM is harmless, as in CSV) and valid JSON nested at most
+    :data:`MAX_JSON_DEPTH` deep.
+    """
+    data = read_input(path, log, limit)
+    if data is None:
+        return False, None
+    too_deep = (f"is nested more than {MAX_JSON_DEPTH} levels deep (no valid input needs "
+                "more than a few)")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is harmless, as in CSV
-    except OSError as exc:
-        log.add(path.name, None, None, f"cannot be read: {exc.strerror}")
-        return None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError, or an
+        # integer literal beyond Python's 4,300-digit conversion limit
         where = (f" (line {exc.lineno}, column {exc.colno})"
                  if isinstance(exc, json.JSONDecodeError) else "")
         log.add(path.name, None, None, f"is not valid JSON{where}: {exc}")
-        return None
-    return market_from_json(raw, log, path.name)
+        return False, None
+    except RecursionError:  # the json module recurses once per level, ~1,000 levels at most
+        log.add(path.name, None, None, too_deep)
+        return False, None
+    if _depth_exceeds(doc, MAX_JSON_DEPTH):
+        log.add(path.name, None, None, too_deep)
+        return False, None
+    return True, doc
+
+
+def _depth_exceeds(doc: Any, limit: int) -> bool:
+    """Whether lists and objects nest deeper than ``limit`` in ``doc`` (walked without
+    recursion, so that later code, encoders included, never meets such a document)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = (node.values() if isinstance(node, dict) else node
+                    if isinstance(node, list) else ())
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def load_market(path: Path, log: ProblemLog) -> Market | None:
+    """Read market.json and build the market, or return None after recording every problem."""
+    ok, raw = read_json(path, log)
+    return market_from_json(raw, log, path.name) if ok else None
 
 
 def market_from_json(raw: Any, log: ProblemLog, file: str = MARKET_FILE) -> Market | None:
@@ -138,6 +188,10 @@ def market_from_json(raw: Any, log: ProblemLog, file: str = MARKET_FILE) -> Mark
         else None
     if "base_currency" not in doc:
         j.problem("base_currency", "is required")
+    if as_of is not None and not AS_OF_RANGE[0] <= as_of <= AS_OF_RANGE[1]:
+        j.problem("as_of", f"{as_of} is outside {AS_OF_RANGE[0]} to {AS_OF_RANGE[1]} "
+                  "(docs/conventions.md, \"Input limits\")")
+        as_of = None
     if as_of is None or base is None:
         return None
 
@@ -163,7 +217,10 @@ def market_from_json(raw: Any, log: ProblemLog, file: str = MARKET_FILE) -> Mark
         correlations=_correlations(j, doc.get("correlations", {})),
         own_credit=None,
         funding=_funding(j, doc.get("funding")),
+        document=doc,
     )
+    if len(log.problems) == start:  # a curve or vol refused above would echo here
+        _check_correlation_factors(j, market)
     own = doc.get("own_credit")
     if own is not None and base in curves:
         market = _with_own_credit(j, own, market)
@@ -280,7 +337,8 @@ def _fx_spots(j: _Json, raw: Any, base: str) -> dict[str, float]:
     for pair, rate in obj.items():
         path = f"fx_spots.{pair}"
         legs = j.parsed(pair, path, split_pair)
-        value = j.number(rate, path, positive=True)
+        value = j.number(rate, path, positive=True, lower=FX_SPOT_RANGE[0],
+                         upper=FX_SPOT_RANGE[1])
         if legs is None or value is None:
             continue
         a, b = legs
@@ -325,7 +383,7 @@ def _vol_curve(j: _Json, raw: Any, path: str, as_of: _dt.date) -> VolCurve | Non
     """A vol: a number (flat) or an object tenor -> vol (total variance linear between the
     pillars, flat vol outside; the total variance must not decrease)."""
     if not isinstance(raw, dict):
-        v = j.number(raw, path, positive=True, upper=5.0)
+        v = j.number(raw, path, positive=True, lower=VOL_MIN, upper=5.0)
         return None if v is None else VolCurve.flat(v)
     if not raw:
         j.problem(path, "needs at least one tenor")
@@ -333,7 +391,8 @@ def _vol_curve(j: _Json, raw: Any, path: str, as_of: _dt.date) -> VolCurve | Non
     pillars: list[tuple[float, float, str]] = []
     for tenor_text, value in raw.items():
         tenor = j.parsed(tenor_text, f"{path}.{tenor_text}", parse_tenor)
-        v = j.number(value, f"{path}.{tenor_text}", positive=True, upper=5.0)
+        v = j.number(value, f"{path}.{tenor_text}", positive=True, lower=VOL_MIN,
+                     upper=5.0)
         if tenor is None or v is None:
             return None
         t = float(year_fraction_365(as_of, add_tenor(np.datetime64(as_of, "D"), tenor)))
@@ -369,9 +428,13 @@ def _equities(j: _Json, raw: Any, as_of: _dt.date) -> dict[str, EquitySpec]:
     out: dict[str, EquitySpec] = {}
     for name, spec in (j.obj(raw, "equities") or {}).items():
         path = f"equities.{name}"
+        if (why := unsafe_character(name)) is not None:
+            j.problem(path, f"name {name!r} {why}")
+            continue
         if (obj := j.obj(spec, path)) is None:
             continue
-        spot = j.number(obj.get("spot"), f"{path}.spot", positive=True)
+        spot = j.number(obj.get("spot"), f"{path}.spot", positive=True, lower=EQUITY_SPOT_MIN,
+                        upper=EQUITY_SPOT_MAX)
         ccy = j.currency(obj.get("currency"), f"{path}.currency")
         q = j.number(obj.get("dividend_yield", 0.0), f"{path}.dividend_yield", lower=-0.5,
                      upper=0.5)
@@ -398,7 +461,8 @@ def _swaption_vols(j: _Json, raw: Any) -> dict[str, SwaptionVolGrid]:
                 continue
             for ten_text, bp in row_obj.items():
                 tenor = j.parsed(ten_text, f"{ep}.{ten_text}", parse_tenor)
-                v = j.number(bp, f"{ep}.{ten_text}", positive=True, upper=2000.0)
+                v = j.number(bp, f"{ep}.{ten_text}", positive=True,
+                             lower=SWAPTION_VOL_MIN_BP, upper=2000.0)
                 if tenor is not None and v is not None:
                     cells[(expiry, tenor)] = v / 1e4
         expiries = tuple(sorted({e for e, _ in cells}, key=lambda t: t.approx_years))
@@ -414,8 +478,17 @@ def _hull_white(j: _Json, raw: Any) -> dict[str, HullWhiteParams]:
         path = f"hull_white.{ccy}"
         if j.currency(ccy, path) is None or (obj := j.obj(spec, path)) is None:
             continue
-        a = j.number(obj.get("mean_reversion"), f"{path}.mean_reversion", lower=-0.5, upper=5.0)
-        s = j.number(obj.get("volatility"), f"{path}.volatility", positive=True, upper=0.2)
+        a = j.number(obj.get("mean_reversion"), f"{path}.mean_reversion",
+                     lower=HW_MEAN_REVERSION_MIN, upper=5.0)
+        s = j.number(obj.get("volatility"), f"{path}.volatility", positive=True,
+                     lower=HW_VOLATILITY_MIN, upper=0.2)
+        if a is not None and a < 0.0:
+            # The closed forms (B = (1 - e^{-a tau}) / a, the state variance
+            # sigma^2 (1 - e^{-2 a t}) / (2 a)) hold for a < 0 too: the model is valid, but rates
+            # no longer revert and their variance grows exponentially with the horizon.
+            j.log.warn(j.file, None, f"{path}.mean_reversion", f"{a:g} is negative: rates "
+                       "do not revert to the curve and their variance grows as e^(2|a|t) with "
+                       "the horizon (valid, but check that it is intended)")
         if a is not None and s is not None:
             out[ccy] = HullWhiteParams(a, s)
     return out
@@ -428,8 +501,8 @@ def _correlations(j: _Json, raw: Any) -> dict[tuple[str, str], float]:
         names = key.split(":")
         if len(names) != 2 or names[0] == names[1] or not all(
                 n.startswith(FACTOR_PREFIXES) and len(n) > 3 for n in names):
-            j.problem(path, "must name two different factors as A:B, each IR_<ccy>, FX_<pair>, "
-                      "EQ_<name> or CR_<name>")
+            j.problem(path, "must name two different factors as A:B, each IR_<ccy>, FX_<pair> "
+                      "or EQ_<name>")
             continue
         rho = j.number(value, path, lower=-1.0, upper=1.0)
         if rho is None:
@@ -439,7 +512,41 @@ def _correlations(j: _Json, raw: Any) -> dict[tuple[str, str], float]:
             j.problem(path, f"duplicates the correlation of {pair[0]}:{pair[1]}")
             continue
         out[pair] = rho
+        j.correlation_keys[pair] = key
     return out
+
+
+def correlation_factors(market: Market) -> list[str]:
+    """Every factor name a correlation may use: ``IR_<ccy>`` for each currency with a curve,
+    ``FX_<ccy><base>`` or ``FX_<base><ccy>``, as fx_vols quotes the pair, for each foreign one
+    (either without a vol: the factor is then not simulated, and the missing vol is reported
+    where a trade or the simulation needs it), ``EQ_<name>`` for each equity (the model's
+    names, :func:`xvaflow.models.crossasset.market_factors`)."""
+    base = market.base_currency
+    names = [f"IR_{c}" for c in sorted(market.curves)]
+    for c in sorted(market.curves):
+        if c == base:
+            continue
+        if c + base in market.fx_vols:
+            names.append(f"FX_{c}{base}")
+        elif base + c in market.fx_vols:
+            names.append(f"FX_{base}{c}")
+        else:  # not simulated without a vol (said where it matters); either name is no typo
+            names += [f"FX_{c}{base}", f"FX_{base}{c}"]
+    return names + [f"EQ_{e}" for e in sorted(market.equities)]
+
+
+def _check_correlation_factors(j: _Json, market: Market) -> None:
+    """A correlation naming a factor the market does not define would be silently dropped
+    (a typo such as IR_USD:FX_USDEUR when fx_vols quotes EURUSD): refuse it."""
+    valid = correlation_factors(market)
+    known = set(valid)
+    for pair in market.correlations:
+        unknown = [repr(n) for n in pair if n not in known]
+        if unknown:
+            key = j.correlation_keys.get(pair, ":".join(pair))
+            j.problem(f"correlations.{key}", f"unknown factor {' and '.join(unknown)}; the "
+                      f"factors of this market.json are {', '.join(valid) or 'none'}")
 
 
 def _funding(j: _Json, raw: Any) -> Funding | None:
@@ -447,9 +554,11 @@ def _funding(j: _Json, raw: Any) -> Funding | None:
         return None
     if (obj := j.obj(raw, "funding")) is None:
         return None
-    borrow = j.number(obj.get("borrow_spread_bp"), "funding.borrow_spread_bp", lower=-500,
+    # FCA and FBA are positive magnitudes (CONTRACT.md): a negative spread would publish
+    # negative ones, so spreads are refused below 0.
+    borrow = j.number(obj.get("borrow_spread_bp"), "funding.borrow_spread_bp", lower=0.0,
                       upper=5000)
-    lend = j.number(obj.get("lend_spread_bp"), "funding.lend_spread_bp", lower=-500, upper=5000)
+    lend = j.number(obj.get("lend_spread_bp"), "funding.lend_spread_bp", lower=0.0, upper=5000)
     if borrow is None or lend is None:
         return None
     return Funding(borrow / 1e4, lend / 1e4)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,17 +21,40 @@ from typing import Any
 
 import numpy as np
 
+from xvaflow.core.dates import parse_tenor
 from xvaflow.core.errors import Problem, ProblemLog
 from xvaflow.core.fields import FieldReader
 from xvaflow.io.columns import CDS_COLUMNS, CDS_TENORS
+from xvaflow.io.files import RUN_LIMIT, input_kind
 from xvaflow.io.hedges import HEDGES, load_cva_hedges
-from xvaflow.io.market_json import MARKET_FILE, load_market
+from xvaflow.io.limits import (
+    AMOUNT_MAX,
+    EQUITY_SPOT_MAX,
+    FIXING_RANGE,
+    GRID_DATES_MAX,
+    HORIZON_YEARS,
+    MPOR_MAX_DAYS,
+    PARTITIONS_MAX,
+    PATH_CHUNK_MIN,
+    PATHS_MAX,
+    QUANTITY_MAX,
+    SEED_MAX,
+)
+from xvaflow.io.market_json import MARKET_FILE, load_market, read_json
 from xvaflow.io.tables import read_csv, read_parquet
 from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
 from xvaflow.market.conventions import CURRENCIES, INDICES
 from xvaflow.market.curves import HazardCurve
 from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
-from xvaflow.portfolio import CSA_TYPES, Counterparty, Csa, NettingSet, Portfolio, RunConfig
+from xvaflow.portfolio import (
+    CSA_TYPES,
+    SENSITIVITY_KINDS,
+    Counterparty,
+    Csa,
+    NettingSet,
+    Portfolio,
+    RunConfig,
+)
 from xvaflow.products.records import (
     EquityTrade,
     FloatLeg,
@@ -43,7 +65,12 @@ from xvaflow.products.records import (
     Trade,
     TradeInfo,
 )
-from xvaflow.products.registry import ALL_TRADE_COLUMNS, PRODUCTS, compile_portfolio
+from xvaflow.products.registry import (
+    ALL_TRADE_COLUMNS,
+    COMMON_COLUMNS,
+    PRODUCTS,
+    compile_portfolio,
+)
 
 TRADES, TRADES_PARQUET, NETTING, CPTY, CSAS, RUN = (
     "trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv", "csas.csv",
@@ -54,6 +81,14 @@ CPTY_COLUMNS = ("counterparty_id", "name", "recovery", "rating", "sector", "haza
                 *CDS_COLUMNS)
 CSA_COLUMNS = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
                "mpor_days", "currency", "im_model", "csa_type", "collateral_balance")
+PORTFOLIO_ROW = "PORTFOLIO"  # exposure.csv's portfolio-level rows use this netting-set id
+
+_TRADE_LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "notional": (None, AMOUNT_MAX), "notional_2": (None, AMOUNT_MAX),
+    "buy_amount": (None, AMOUNT_MAX), "sell_amount": (None, AMOUNT_MAX),
+    "quantity": (None, QUANTITY_MAX), "strike": (None, EQUITY_SPOT_MAX),
+    "last_fixing": FIXING_RANGE, "last_fixing_2": FIXING_RANGE,
+}
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
@@ -105,8 +140,8 @@ def with_new_trades(portfolio: Portfolio, path: str | Path) -> Portfolio:
     """
     p = Path(path)
     log = ProblemLog()
-    if not p.is_file():
-        log.add(p.name, None, None, "is not a file")
+    if (why := input_kind(p)) is not None:  # never opened: a FIFO would block
+        log.add(p.name, None, None, why)
         log.raise_if_any()
     new = _trades(p, log, portfolio.netting_sets)
     booked = {t.info.trade_id for t in portfolio.trades}
@@ -181,15 +216,17 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
     for row, values in rows:
         r = FieldReader(values, log, CSAS, row, key=(values.get("csa_id") or None))
         cid = r.text("csa_id")
-        th_c = r.number("threshold_cpty", required=False, non_negative=True)
-        th_o = r.number("threshold_own", required=False, non_negative=True)
-        mta = r.number("mta", required=False, non_negative=True)
-        ia = r.number("independent_amount", required=False)
-        mpor = r.integer("mpor_days", required=False, minimum=0)
+        th_c = r.number("threshold_cpty", required=False, non_negative=True, upper=AMOUNT_MAX)
+        th_o = r.number("threshold_own", required=False, non_negative=True, upper=AMOUNT_MAX)
+        mta = r.number("mta", required=False, non_negative=True, upper=AMOUNT_MAX)
+        ia = r.number("independent_amount", required=False, lower=-AMOUNT_MAX,
+                      upper=AMOUNT_MAX)
+        mpor = r.integer("mpor_days", required=False, minimum=0, maximum=MPOR_MAX_DAYS)
         ccy = r.choice("currency", CURRENCIES, what="currency", case_sensitive=True)
         im = r.choice("im_model", ("none", "simm"), required=False, what="initial margin model")
         kind = r.choice("csa_type", CSA_TYPES, required=False, what="CSA type")
-        balance = r.number("collateral_balance", required=False)
+        balance = r.number("collateral_balance", required=False, lower=-AMOUNT_MAX,
+                           upper=AMOUNT_MAX)
         if r.ok and cid is not None and ccy is not None and cid not in out:
             out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
                            10 if mpor is None else mpor, ccy, im or "none", row,
@@ -209,6 +246,9 @@ def _netting_sets(path: Path, log: ProblemLog, counterparties: dict[str, Counter
     out: dict[str, NettingSet] = {}
     if rows is None:
         return out
+    if csas and rows and "csa_id" not in rows[0][1]:
+        log.warn(NETTING, 1, "csa_id", f"column is missing although {CSAS} has {len(csas)} "
+                 "CSA(s): no netting set is collateralised, the CSAs are unused")
     _unique(((r, v.get("netting_set_id")) for r, v in rows), NETTING, "netting_set_id", log)
     cpty_ok = not any(p.file == CPTY for p in log.problems)
     csa_ok = not any(p.file == CSAS for p in log.problems)
@@ -217,6 +257,9 @@ def _netting_sets(path: Path, log: ProblemLog, counterparties: dict[str, Counter
         nid = r.text("netting_set_id")
         cid = r.text("counterparty_id")
         csa = r.text("csa_id", required=False)
+        if nid == PORTFOLIO_ROW:
+            r.problem("netting_set_id", f"{PORTFOLIO_ROW!r} is reserved: exposure.csv's "
+                      "portfolio-level rows carry this id")
         # Dangling references are only reported when the referenced file itself read cleanly,
         # so that one bad counterparty row does not echo through every netting set.
         if cid is not None and cpty_ok and cid not in counterparties:
@@ -251,13 +294,26 @@ def _trades(path: Path, log: ProblemLog, netting_sets: dict[str, NettingSet]) ->
         rows = read_csv(path, log, TRADE_REQUIRED, ALL_TRADE_COLUMNS)
     if rows is None:
         return []
+    if not rows:
+        log.add(name, None, None, "holds no trades (a header but no rows): nothing to compute")
+        return []
     # Netting set references are checked only when netting_sets.csv read cleanly.
     netting_ok = not any(p.file == NETTING for p in log.problems)
     parsed: list[tuple[int, int, Trade]] = []  # (row, version, trade)
+    unused: dict[tuple[str, str], list[int]] = defaultdict(list)  # (product, column) -> rows
     for row, values in rows:
         trade = _parse_trade(row, values, log, name, netting_sets if netting_ok else None)
         if trade is not None:
             parsed.append((row, trade.info.version, trade))
+            spec = PRODUCTS[trade.info.product]
+            for col, text in values.items():
+                if (text and text.strip() and col in ALL_TRADE_COLUMNS
+                        and col not in COMMON_COLUMNS and col not in spec.columns):
+                    unused[(trade.info.product, col)].append(row)
+    for (product, col), where in unused.items():  # once per column: books can be large
+        shown = ", ".join(map(str, where[:5])) + (" ..." if len(where) > 5 else "")
+        log.warn(name, where[0], col, f"is not used by {product} and is ignored "
+                 f"({len(where)} row(s): {shown})")
     return _latest_versions(parsed, log, name)
 
 
@@ -274,6 +330,8 @@ def _parse_trade(row: int, values: dict[str, str | None], log: ProblemLog, name:
     if product is None:
         return None
     spec = PRODUCTS[product]
+    flagged = _check_limits(r, values)
+    problems_before = len(log.problems)
     start = r.date("start_date", required=spec.needs_start)
     currency = r.choice("currency", CURRENCIES, required=spec.needs_notional, what="currency",
                         case_sensitive=True)
@@ -287,11 +345,42 @@ def _parse_trade(row: int, values: dict[str, str | None], log: ProblemLog, name:
         dummy = TradeInfo("", 0, "", product, row, currency or "", notional or 0.0,
                           start or far, maturity or far)
         spec.parse(r, dummy)
+        _drop_echoes(log, problems_before, flagged)
         return None
     info = TradeInfo(trade_id, version or 0, netting_set, product, row, currency or "",
                      notional or 0.0, start or maturity, maturity)
     trade = spec.parse(r, info)
+    _drop_echoes(log, problems_before, flagged)
     return trade if r.ok else None
+
+
+def _check_limits(r: FieldReader, values: dict[str, str | None]) -> set[str]:
+    """Bounds of :data:`_TRADE_LIMITS` on the numbers of a trade row; returns the fields found
+    out of bounds (the product parser's own, looser, complaint about them is dropped)."""
+    flagged = set()
+    for field, (lower, upper) in _TRADE_LIMITS.items():
+        text = (values.get(field) or "").strip()
+        try:
+            v = float(text)
+        except ValueError:
+            continue  # empty or not a number: the product parser says so
+        if v != v:
+            continue
+        if upper is not None and v > upper:
+            r.problem(field, f"{text} is above the limit of {upper:g} (docs/conventions.md, "
+                      "\"Input limits\")")
+            flagged.add(field)
+        elif lower is not None and v < lower:
+            r.problem(field, f"{text} is below the limit of {lower:g} (docs/conventions.md, "
+                      "\"Input limits\")")
+            flagged.add(field)
+    return flagged
+
+
+def _drop_echoes(log: ProblemLog, start: int, fields: set[str]) -> None:
+    """Remove problems recorded since ``start`` about ``fields`` (already reported)."""
+    if fields:
+        log.problems[start:] = [p for p in log.problems[start:] if p.field not in fields]
 
 
 def _latest_versions(parsed: list[tuple[int, int, Trade]], log: ProblemLog,
@@ -354,6 +443,10 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
                     f"{t.underlying} ({spec.currency}); quanto options are not supported")
                 continue
             t = dataclasses.replace(t, info=dataclasses.replace(t.info, currency=spec.currency))
+        horizon = _horizon_problem(t, market.as_of)
+        if horizon is not None:
+            bad(*horizon)
+            continue
         if t.info.maturity <= market.as_of:
             log.warn(trades_file, t.info.row, "maturity_date", f"{t.info.maturity} is on or "
                      f"before as_of {market.as_of}: the trade has no flows left and is worth 0",
@@ -385,6 +478,22 @@ def _check_market_usage(trades: list[Trade], csas: dict[str, Csa], market: Marke
             log.add(CSAS, csa.row, "currency", f"no curve for {csa.currency} in market.json "
                     "curves", csa.csa_id)
     return out
+
+
+def _horizon_problem(t: Trade, as_of: _dt.date) -> tuple[str, str] | None:
+    """(field, message) when a date of the trade is more than :data:`HORIZON_YEARS` from
+    as_of."""
+    first = as_of.replace(year=as_of.year - HORIZON_YEARS, day=min(as_of.day, 28))
+    last = as_of.replace(year=as_of.year + HORIZON_YEARS, day=min(as_of.day, 28))
+    dates = [("start_date", t.info.start), ("maturity_date", t.info.maturity)]
+    expiry = getattr(t, "expiry", None)
+    if isinstance(expiry, _dt.date):
+        dates.append(("expiry_date", expiry))
+    for field, d in dates:
+        if not first <= d <= last:
+            return field, (f"{d} is more than {HORIZON_YEARS} years from as_of {as_of} "
+                           "(docs/conventions.md, \"Input limits\")")
+    return None
 
 
 def _has_rates_model(market: Market, currency: str) -> bool:
@@ -467,15 +576,72 @@ def _credit_curves(counterparties: dict[str, Counterparty], market: Market,
 # run.json
 # ---------------------------------------------------------------------------------------------
 def _run_config(path: Path, log: ProblemLog) -> RunConfig:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        log.add(RUN, None, None, f"is not readable JSON: {exc}")
+    ok, raw = read_json(path, log, RUN_LIMIT)
+    if not ok:
         return RunConfig()
     if not isinstance(raw, dict):
         log.add(RUN, None, None, "must be a JSON object")
         return RunConfig()
     return run_config_from(raw, log, RUN)
+
+
+_INTEGER_SETTINGS = {"paths": (1, PATHS_MAX), "seed": (0, SEED_MAX),
+                     "partitions": (1, PARTITIONS_MAX), "path_chunk": (1, PATHS_MAX)}
+
+
+def _grid_problem(grid: str | tuple[Any, ...]) -> str | None:
+    """Why a grid setting is beyond :data:`HORIZON_YEARS` or :data:`GRID_DATES_MAX` dates
+    (None when it is not; a malformed one is left to the grid builder's own message).
+    Checked before the grid is built, which would otherwise step through it date by date."""
+    if isinstance(grid, tuple):
+        if len(grid) > GRID_DATES_MAX:
+            return f"lists {len(grid)} dates; at most {GRID_DATES_MAX} are allowed"
+        for item in grid:
+            if isinstance(item, float | int) and not (abs(item) <= HORIZON_YEARS):
+                return (f"entry {_short(item)} is beyond {HORIZON_YEARS} years "
+                        "(docs/conventions.md, \"Input limits\")")
+        return None
+    if grid == "auto":
+        return None
+    count = 0.0
+    for segment in grid.split(","):
+        parts = segment.strip().split(":")
+        if len(parts) != 2:
+            return None
+        try:
+            step, horizon = parse_tenor(parts[0].strip()), parse_tenor(parts[1].strip())
+        except ValueError:
+            return None
+        if horizon.approx_years > HORIZON_YEARS:
+            return (f"segment {segment.strip()!r} reaches beyond {HORIZON_YEARS} years "
+                    "(docs/conventions.md, \"Input limits\")")
+        count += horizon.approx_years / step.approx_years
+    if count > GRID_DATES_MAX:
+        return (f"{grid!r} has about {count:,.0f} dates; at most {GRID_DATES_MAX:,} are "
+                "allowed (docs/conventions.md, \"Input limits\")")
+    return None
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a setting's value, cut to 60 characters (a run.json value may be huge)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"  # str() of a huge int is refused
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _sensitivity_kinds(value: Any) -> tuple[str, ...] | None:
+    """run.json ``sensitivities``: true (every kind), false (none) or a list of kinds (or a
+    comma-separated string, as on the command line); None when invalid."""
+    if isinstance(value, bool):
+        return SENSITIVITY_KINDS if value else ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        return None
+    kinds = tuple(v.strip() for v in items if v.strip())
+    if not set(kinds) <= set(SENSITIVITY_KINDS):
+        return None
+    return tuple(k for k in SENSITIVITY_KINDS if k in kinds)
 
 
 def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
@@ -488,12 +654,24 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
         if key not in fields:
             log.warn(file, None, key, "unknown setting, ignored")
             continue
-        if key in ("paths", "seed", "partitions", "path_chunk"):
-            minimum = 0 if key == "seed" else 1
+        if key in _INTEGER_SETTINGS:
+            minimum, maximum = _INTEGER_SETTINGS[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                log.add(file, None, key, f"must be an integer >= {minimum}, got {value!r}")
+                log.add(file, None, key, f"must be an integer >= {minimum}, got "
+                        f"{_short(value)}")
                 continue
-        elif key in ("bilateral", "antithetic", "stress", "sensitivities"):
+            if value > maximum:
+                log.add(file, None, key, f"must be an integer >= {minimum} and at most "
+                        f"{maximum} (docs/conventions.md, \"Input limits\"), got "
+                        f"{_short(value)}")
+                continue
+        elif key == "sensitivities":
+            value = _sensitivity_kinds(value)
+            if value is None:
+                log.add(file, None, key, f"must be true, false or a list of "
+                        f"{', '.join(SENSITIVITY_KINDS)}, got {_short(raw[key])}")
+                continue
+        elif key in ("bilateral", "antithetic", "stress"):
             if not isinstance(value, bool):
                 log.add(file, None, key, f"must be true or false, got {value!r}")
                 continue
@@ -515,8 +693,17 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
                 continue
             else:
                 value = "auto" if value.strip().lower() == "auto" else value.strip()
+            if (why := _grid_problem(value)) is not None:
+                log.add(file, None, key, why)
+                continue
         updates[key] = value
     out = dataclasses.replace(cfg, **updates)
+    if (out.path_chunk is not None and out.path_chunk < min(PATH_CHUNK_MIN, out.paths)
+            and ("path_chunk" in updates or "paths" in updates)):
+        log.add(file, None, "path_chunk", f"must be at least {PATH_CHUNK_MIN} paths (or cover "
+                f"every path), got {out.path_chunk}: each chunk runs the whole grid, so tiny "
+                "chunks make a run take hours (docs/conventions.md, \"Input limits\")")
+        return cfg
     if out.antithetic and out.paths % 2 and ("paths" in updates or "antithetic" in updates):
         log.add(file, None, "paths", f"must be even with antithetic variates (paths come in "
                 f"pairs), got {out.paths}")

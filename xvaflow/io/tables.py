@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import io
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from xvaflow.core.errors import ProblemLog
+from xvaflow.core.fields import unsafe_character
+from xvaflow.io.files import TABLE_LIMIT, read_input
 
 Row = tuple[int, dict[str, str | None]]
 
@@ -27,7 +30,10 @@ def _check_header(header: list[str], name: str, log: ProblemLog, required: Colle
     ok = True
     seen: set[str] = set()
     for i, col in enumerate(header, start=1):
-        if not col:  # e.g. the trailing empty cells of a spreadsheet export
+        if (why := unsafe_character(col)) is not None:
+            log.add(name, 1, f"column {i}", f"name {col!r} {why}")
+            ok = False
+        elif not col:  # e.g. the trailing empty cells of a spreadsheet export
             log.warn(name, 1, None, f"column {i} has no name, ignored")
         elif col in seen:
             log.add(name, 1, col, "column appears twice in the header")
@@ -40,11 +46,19 @@ def _check_header(header: list[str], name: str, log: ProblemLog, required: Colle
             log.add(name, 1, col, f"required column is missing from the header{extra}")
             ok = False
     for col in header:
-        if col and col not in known:
+        if col and col not in known and unsafe_character(col) is None:
             hint = next((k for k in known if k.lower() == col.strip().lower()), None)
             extra = f" (did you mean {hint!r}? column names are case-sensitive)" if hint else ""
             log.warn(name, 1, col, f"unknown column, ignored{extra}")
     return ok
+
+
+def _check_ids(row: Mapping[str, str | None], name: str, row_no: int, log: ProblemLog) -> None:
+    """Identifiers (every ``*_id`` column) must be printable text (see
+    :func:`~xvaflow.core.fields.unsafe_character`)."""
+    for col, value in row.items():
+        if col.endswith("_id") and value and (why := unsafe_character(value)) is not None:
+            log.add(name, row_no, col, f"{value!r} {why}")
 
 
 def read_csv(path: Path, log: ProblemLog, required: Collection[str], known: Collection[str],
@@ -56,8 +70,11 @@ def read_csv(path: Path, log: ProblemLog, required: Collection[str], known: Coll
         (problems recorded in ``log``).
     """
     name = name or path.name
+    data = read_input(path, log, TABLE_LIMIT, name)
+    if data is None:
+        return None
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with io.StringIO(data.decode("utf-8-sig"), newline="") as fh:
             reader = csv.reader(fh)
             try:
                 header = [h.strip() for h in next(reader)]
@@ -79,14 +96,14 @@ def read_csv(path: Path, log: ProblemLog, required: Collection[str], known: Coll
                             f"has {len(values)} cells but the header has {len(header)} columns")
                     continue
                 values += [""] * (len(header) - len(values))
-                rows.append((row_no, dict(zip(header, values, strict=True))))
+                row: dict[str, str | None] = dict(zip(header, values, strict=True))
+                _check_ids(row, name, row_no, log)
+                rows.append((row_no, row))
             return rows
     except UnicodeDecodeError as exc:
         log.add(name, None, None, f"is not UTF-8 text ({exc.reason})")
     except csv.Error as exc:
         log.add(name, None, None, f"is not valid CSV: {exc}")
-    except OSError as exc:
-        log.add(name, None, None, f"cannot be read: {exc.strerror}")
     return None
 
 
@@ -106,13 +123,17 @@ def read_parquet(path: Path, log: ProblemLog, required: Collection[str],
                  known: Collection[str]) -> list[Row] | None:
     """Read a Parquet table; row numbers count as if it were a CSV with a header (first = 2)."""
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         log.add(path.name, None, None,
                 "reading Parquet needs pyarrow: pip install 'xvaflow[parquet]' (or use CSV)")
         return None
+    data = read_input(path, log, TABLE_LIMIT)
+    if data is None:
+        return None
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(pa.BufferReader(data))
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
         log.add(path.name, None, None, f"is not a readable Parquet file: {exc}")
         return None
@@ -120,4 +141,7 @@ def read_parquet(path: Path, log: ProblemLog, required: Collection[str],
     if not _check_header(header, path.name, log, required, known):
         return None
     columns = {c: [_text(v) for v in table.column(c).to_pylist()] for c in header}
-    return [(i + 2, {c: columns[c][i] for c in header}) for i in range(table.num_rows)]
+    rows = [(i + 2, {c: columns[c][i] for c in header}) for i in range(table.num_rows)]
+    for row_no, row in rows:
+        _check_ids(row, path.name, row_no, log)
+    return rows

@@ -135,6 +135,7 @@ class Market:
         correlations: unordered factor pair (sorted tuple) -> correlation.
         own_credit: the bank's own credit (for DVA/FBA), if given.
         funding: funding spreads, if given.
+        document: the market.json document it was read from, if any.
     """
 
     as_of: _dt.date
@@ -150,6 +151,9 @@ class Market:
     correlations: Mapping[tuple[str, str], float] = field(default_factory=dict)
     own_credit: CreditSpec | None = None
     funding: Funding | None = None
+    # The market.json document this snapshot was read from (None when built in code): the
+    # starting point of bumped copies (xvaflow.xva.bumps).
+    document: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     # Results derived from this snapshot (e.g. calibrated Hull-White parameters), owned by it:
     # they live as long as the snapshot and a modified copy (dataclasses.replace) starts empty.
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)

@@ -217,6 +217,22 @@ class CrossAssetModel:
         out: Transition = self._cache[key]
         return out
 
+    def on_market(self, market: Market) -> CrossAssetModel:
+        """The same dynamics (Hull-White parameters, FX and equity vols, correlations) on
+        ``market``'s curves and spots: a bumped market valued on the same simulated states.
+
+        The state (x_c, I_c, the FX and equity drivers) does not depend on the initial curves
+        or spots, which enter only the deterministic parts of bonds, bank accounts, FX rates
+        and equity prices; the transitions (cached) are shared.
+        """
+        base = self.base
+        return dataclasses.replace(
+            self, curves=tuple(market.curve(c) for c in self.currencies),
+            fx_spot=np.array([market.fx_rate(c, base) for c in self.currencies]),
+            eq_spot=np.array([market.equity(e).spot for e in self.equities]),
+            eq_dividend=np.array([market.equity(e).dividend_yield for e in self.equities]),
+            _cache=self._cache)
+
     def bridge(self, a: float, s: float, b: float) -> Bridge:
         """The exact law of Y(s) given Y(a) and Y(b), a < s < b (cached by the triple).
 
@@ -414,16 +430,18 @@ def _b_integral(a: float, tau: Any) -> Any:
 
 
 def pseudo_inverse(q: FloatArray) -> FloatArray:
-    """Moore-Penrose inverse of a covariance ``[D, D]``, taken on the correlation scale so that
-    factors of very different sizes (a rate integral over days beside an FX log) are treated
-    alike; factors with zero variance get zero rows and columns."""
-    sd = np.sqrt(np.maximum(np.diag(q), 0.0))
+    """Moore-Penrose inverse of covariances ``[..., D, D]`` (a stack is inverted at once),
+    taken on the correlation scale so that factors of very different sizes (a rate integral
+    over days beside an FX log) are treated alike; factors with zero variance get zero rows
+    and columns."""
+    q = np.asarray(q, dtype=np.float64)
+    sd = np.sqrt(np.maximum(np.diagonal(q, axis1=-2, axis2=-1), 0.0))
     scale = np.where(sd > 0.0, sd, 1.0)
-    outer = np.outer(scale, scale)
-    inv: FloatArray = np.linalg.pinv(q / outer, rcond=1e-12, hermitian=True) / outer
-    inv[sd == 0.0] = 0.0
-    inv[:, sd == 0.0] = 0.0
-    return inv
+    outer = scale[..., :, None] * scale[..., None, :]
+    inv = np.linalg.pinv(q / outer, rcond=1e-12, hermitian=True) / outer
+    zero = sd == 0.0
+    out: FloatArray = np.where(zero[..., :, None] | zero[..., None, :], 0.0, inv)
+    return out
 
 
 def _psd_factor(cov: FloatArray) -> FloatArray:

@@ -22,7 +22,7 @@ from xvaflow.exposure.profile import QUANTILES, upper_quantiles
 from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import METRICS, batch_stderr
 from xvaflow.xva.engine import PartitionResult
-from xvaflow.xva.risk import sensitivities_section, split_variant, stress_rows
+from xvaflow.xva.risk import is_stress, sensitivities_section, split_variant, stress_rows
 
 EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
                     "pfe_99", "expected_collateral", "basel_ee",
@@ -166,7 +166,7 @@ def _risk(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, st
                      for s in sorted({s for p in parts for s in p.fallbacks})}
         stress = {"scenarios": scenarios, "hazard_shift_fallbacks": fallbacks}
     sensitivities = None
-    if any((split_variant(k)[1] or "").startswith("cs01:") for k in merged):
+    if any(not is_stress(s) for s in (split_variant(k)[1] for k in merged) if s is not None):
         counterparty = {ns: str(netting_sets[ns]["counterparty_id"]) for ns in order}
         sensitivities = sensitivities_section(merged, order, counterparty, credit_buckets,
                                               ref.n_paths, ref.batch_size)

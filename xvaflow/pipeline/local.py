@@ -6,10 +6,16 @@ The definition is the same file AWS runs (statemachine/xva_pipeline.asl.json), e
 - the bucket is a directory (``<out>/.store``), given to every stage as ``file://...``;
 - Lambda tasks call the handlers in-process (:func:`xvaflow.pipeline.runtime.lambda_handler`,
   the function each lambdas/<stage>/handler.py exports);
-- ECS tasks run the worker entry point (:func:`xvaflow.pipeline.runtime.worker_main`) in a
-  process pool of ``workers`` processes with the task's environment overrides; the Map's
-  MaxConcurrency bounds how many are in flight. Each worker process uses one BLAS thread
-  (oversubscribed BLAS threads slowed the 1,000-counterparty benchmark from 122 s to 175 s).
+- ECS tasks run the worker entry point (:func:`xvaflow.pipeline.runtime.worker_main`) each in
+  a fresh process (forked, like a new container) with the task's environment overrides; the
+  Map's MaxConcurrency (``workers``) bounds how many are in flight. Each worker process uses
+  one BLAS thread (oversubscribed BLAS threads slowed the 1,000-counterparty benchmark from
+  122 s to 175 s).
+- Faults: a worker killed (SIGKILL, out of memory) is a task that exited with 128 + the signal
+  (137), retried by the definition in a new process, as ECS would; it cannot break the other
+  tasks (a shared process pool would: every later task failed with BrokenProcessPool). Worker
+  processes die with the command (Linux ``PR_SET_PDEATHSIG``, else a watchdog on the parent's
+  pid), so a killed ``xvaflow run`` leaves no orphans computing.
 
 The inputs are checked before the workflow starts, so a bad portfolio gets the same one line
 per problem as ``xvaflow validate``. The run holds ``out``'s lock and clears its store first. On
@@ -19,15 +25,16 @@ success results.json, exposure.csv and diagnostics.json are published to ``out``
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,22 +43,32 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from xvaflow.core.backend import BackendUnavailableError, get_namespace
-from xvaflow.core.errors import InputError, PipelineError, Problem
+from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
+from xvaflow.io.files import JSON_LIMIT, RUN_LIMIT, TABLE_LIMIT, read_input
 from xvaflow.io.portfolio import load_portfolio
 from xvaflow.pipeline.asl import EcsRunTaskSync, Interpreter, LambdaInvoke, substitute
-from xvaflow.pipeline.publish import new_run_id, output_lock, publish_outputs, run_output_files
+from xvaflow.pipeline.publish import (
+    new_run_id,
+    output_lock,
+    publish_or_refuse,
+    run_output_files,
+)
 from xvaflow.pipeline.runtime import lambda_handler, store_for, worker_main
 from xvaflow.pipeline.stages import (
     PORTFOLIO_FILES,
     aggregate_stage,
+    machine_memory,
+    memory_problem,
     optimise_stage,
     partition_stage,
     plan_warnings,
+    portfolio_config,
     run_prefix,
     settings_for,
     simulation_plan,
 )
 from xvaflow.pipeline.store import ObjectStore, get_json
+from xvaflow.portfolio import Portfolio
 from xvaflow.report.results import json_bytes
 
 DEFINITION = "xva_pipeline.asl.json"
@@ -96,20 +113,44 @@ def run_worker_task(params: Mapping[str, Any]) -> int:
                             "XVAFLOW_PROGRESS": "1" if sys.stderr.isatty() else "0"})
 
 
-def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = False
-                 ) -> tuple[Problem, ...]:
+def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = False,
+                 workers: int | None = None) -> tuple[Problem, ...]:
+    """The warnings of :func:`check_portfolio` (which raises every problem)."""
+    return check_portfolio(path, overrides, here, workers)[1]
+
+
+def check_portfolio(path: str | Path, overrides: Mapping[str, Any], here: bool = False,
+                    workers: int | None = None) -> tuple[Portfolio, tuple[Problem, ...]]:
     """The checks of the partition stage, before anything starts (one line per problem);
-    returns the portfolio's warnings. ``here``: the workers run on this machine, so the
-    backend must work here (a deployed GPU worker is checked where it runs)."""
+    returns the portfolio and its warnings.
+
+    ``here``: the workers run on this machine (``workers`` of them, default the CPU count), so
+    the backend must work here and the partitions computed at once must fit in its memory
+    (:func:`~xvaflow.pipeline.stages.memory_problem`; a deployed worker is checked where it
+    runs). ``xvaflow validate`` and ``xvaflow run`` both call this with ``here`` set, so
+    validate refuses whatever run would refuse.
+
+    Raises:
+        InputError: every problem of the inputs and settings.
+    """
     portfolio = load_portfolio(path)
+    cfg = portfolio_config(portfolio, dict(overrides), "command line")
     settings = settings_for(portfolio, dict(overrides), "command line")
     model, grid, short = simulation_plan(portfolio, settings)
     if here:
+        problems = []
         try:
             get_namespace(settings.backend)
         except BackendUnavailableError as exc:
-            raise InputError([Problem("run settings", None, "backend", str(exc))]) from None
-    return (*portfolio.warnings, *plan_warnings(portfolio, model, grid, short))
+            problems.append(Problem("run settings", None, "backend", str(exc)))
+        memory = memory_problem(portfolio, settings, grid, len(model.factor_names),
+                                cfg.partitions, max(1, workers or os.cpu_count() or 1),
+                                machine_memory())
+        if memory is not None:
+            problems.append(memory)
+        if problems:
+            raise InputError(problems, portfolio.warnings)
+    return portfolio, (*portfolio.warnings, *plan_warnings(portfolio, model, grid, short))
 
 
 def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -140,13 +181,18 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
     overrides = dict(overrides or {})
     run_id = run_id or new_run_id("local")
     prefix = run_prefix(run_id)  # a bad id is refused before anything is written
-    for warning in check_inputs(path, overrides, here=True):
+    for warning in check_inputs(path, overrides, here=True, workers=workers):
         log(f"warning: {warning}")
     out_dir = Path(out)
     with output_lock(out_dir):
         store_dir = out_dir.resolve() / ".store"
-        if store_dir.exists():  # ours: nothing of an earlier run may be read
-            shutil.rmtree(store_dir)
+        try:
+            if store_dir.exists():  # ours: nothing of an earlier run may be read
+                shutil.rmtree(store_dir)
+            store_dir.mkdir()
+        except OSError as exc:
+            raise InputError([Problem("command line", None, None, f"--out {out_dir}: cannot "
+                                      f"prepare {store_dir}: {exc.strerror or exc}")]) from None
         bucket = f"file://{store_dir}"
         store = store_for(bucket)
         n_workers = max(1, workers or os.cpu_count() or 1)
@@ -162,7 +208,7 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
                  if name.endswith(".json") else store.get_bytes(f"{prefix}output/{name}")
                  for name in run_output_files(document)}
         files["results.json"] = json_bytes(document)
-        publish_outputs(out_dir, run_id, files)
+        publish_or_refuse(out_dir, run_id, files)
     log(f"  done in {document['run']['wall_seconds']:.1f}s")
     return RunSummary(out_dir, document)
 
@@ -177,9 +223,14 @@ def _execute(store: ObjectStore, bucket: str, path: str | Path, run_id: str,
         PipelineError: the execution did not succeed.
     """
     source = f"inputs/{run_id}/"
+    problems = ProblemLog()
     for name in PORTFOLIO_FILES:
-        if (Path(path) / name).exists():
-            store.put_bytes(source + name, (Path(path) / name).read_bytes())
+        if (Path(path) / name).exists():  # checked, but read as carefully as the loader does
+            data = read_input(Path(path) / name, problems, limit=RUN_LIMIT if name == "run.json"
+                              else JSON_LIMIT if name.endswith(".json") else TABLE_LIMIT)
+            if data is not None:
+                store.put_bytes(source + name, data)
+    problems.raise_if_any()
     definition = substitute(json.loads(load_definition_text()), substitutions(bucket))
     handlers = {FUNCTIONS["PartitionFunctionArn"]: lambda_handler(
                     "PartitionPortfolio", partition_stage, store),
@@ -187,32 +238,82 @@ def _execute(store: ObjectStore, bucket: str, path: str | Path, run_id: str,
                     "AggregateXVAResults", aggregate_stage, store),
                 FUNCTIONS["OptimiseFunctionArn"]: lambda_handler(
                     "RunXVAOptimization", optimise_stage, store)}
-    pool: Executor = ProcessPoolExecutor(max_workers=n_workers,
-                                         mp_context=multiprocessing.get_context("fork"))
-
     lock = threading.Lock()  # Map iterations run in threads: one whole line at a time
 
     def ecs(params: Mapping[str, Any]) -> int:
         with lock:
             log(f"  partition {_partition(params)} started")
-        code = pool.submit(worker_task, params).result()
+        code = run_in_process(worker_task, params)
         with lock:
-            log(f"  partition {_partition(params)} {'done' if code == 0 else 'failed'}")
+            outcome = ("done" if code == 0 else f"killed by signal {code - 128}" if code > 128
+                       else "failed")
+            log(f"  partition {_partition(params)} {outcome}")
         return code
 
-    try:
-        interpreter = Interpreter(
-            definition, {"arn:aws:states:::lambda:invoke": LambdaInvoke(handlers),
-                         "arn:aws:states:::ecs:runTask.sync": EcsRunTaskSync(ecs)},
-            item_reader=lambda spec: get_json(store, spec["Parameters"]["Key"]), sleep=sleep)
-        execution = interpreter.run({"run_id": run_id, "input_prefix": source,
-                                     "settings": overrides, "max_concurrency": n_workers},
-                                    name=run_id)
-    finally:
-        pool.shutdown()
+    interpreter = Interpreter(
+        definition, {"arn:aws:states:::lambda:invoke": LambdaInvoke(handlers),
+                     "arn:aws:states:::ecs:runTask.sync": EcsRunTaskSync(ecs)},
+        item_reader=lambda spec: get_json(store, spec["Parameters"]["Key"]), sleep=sleep)
+    execution = interpreter.run({"run_id": run_id, "input_prefix": source,
+                                 "settings": overrides, "max_concurrency": n_workers},
+                                name=run_id)
     if execution.status != "SUCCEEDED":
         raise PipelineError(f"run {run_id} {execution.status.lower()}: {execution.error}: "
                             f"{execution.cause}")
+
+
+def run_in_process(task: Callable[[Mapping[str, Any]], int], params: Mapping[str, Any]) -> int:
+    """Run ``task(params)`` in a fresh forked process and return its exit code: the task's
+    result, 1 when it raised, 128 + N when signal N killed it (137 for SIGKILL, as a shell
+    or ECS reports it)."""
+    process = multiprocessing.get_context("fork").Process(
+        target=_task_process, args=(task, dict(params), os.getpid()), daemon=False)
+    process.start()
+    process.join()
+    code = process.exitcode
+    if code is None:  # unreachable after join; kept total
+        return 1
+    return code if code >= 0 else 128 - code
+
+
+def _task_process(task: Callable[[Mapping[str, Any]], int], params: dict[str, Any],
+                  parent: int) -> None:
+    """Body of a task process: tie its life to the parent's, run the task, exit with its
+    code (an exception is one line on stderr and exit code 1, like a failed container)."""
+    die_with_parent(parent)
+    try:
+        code = int(task(params))
+    except Exception as exc:  # the task's failure, reported as a container's would be
+        print(f"worker failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no atexit handlers of the forked parent's state (e.g. its temp dirs)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process die when ``parent`` does: SIGKILL from the kernel on Linux
+    (``prctl(PR_SET_PDEATHSIG)``, which fires when the thread that forked us ends: it waits
+    for us), else a daemon thread polling the parent's pid. Called first thing in a child."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _partition(params: Mapping[str, Any]) -> str:

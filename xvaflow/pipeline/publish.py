@@ -47,11 +47,16 @@ def output_lock(out_dir: Path) -> Iterator[None]:
     """Hold ``out_dir/.lock`` (created, with ``out_dir``, if needed) for the block.
 
     Raises:
-        InputError: another command holds it (the lock is not waited for).
+        InputError: another command holds it (the lock is not waited for), or ``out_dir``
+            cannot be created or written (one line naming it and the system's reason).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     lock = out_dir / LOCK
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError([Problem("command line", None, None, f"--out {out_dir}: cannot "
+                                  f"write there: {exc.strerror or exc}")]) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -61,6 +66,17 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def publish_or_refuse(out_dir: Path, run_id: str, files: Mapping[str, bytes]) -> list[Path]:
+    """:func:`publish_outputs`, with a failure to write (disk full, permissions) turned into
+    one line naming ``out_dir`` and the reason; the previous set stays published."""
+    try:
+        return publish_outputs(out_dir, run_id, files)
+    except OSError as exc:
+        raise InputError([Problem("command line", None, None, f"--out {out_dir}: cannot "
+                                  f"publish the outputs: {exc.strerror or exc}; the previous "
+                                  "outputs are unchanged")]) from None
 
 
 def publish_outputs(out_dir: Path, run_id: str, files: Mapping[str, bytes]) -> list[Path]:
@@ -75,11 +91,17 @@ def publish_outputs(out_dir: Path, run_id: str, files: Mapping[str, bytes]) -> l
     runs.mkdir(parents=True, exist_ok=True)
     name = run_id if not (runs / run_id).exists() else f"{run_id}~{secrets.token_hex(3)}"
     (runs / name).mkdir()
-    for file, data in files.items():
-        (runs / name / file).write_bytes(data)
-    for file in files:  # before the switch: a new name dangles (absent) until then
-        _link(out_dir / file, f"{CURRENT}/{file}")
-    _link(out_dir / CURRENT, f"{RUNS}/{name}")
+    try:
+        for file, data in files.items():
+            _write_file(runs / name / file, data)
+        for file in files:  # before the switch: a new name dangles (absent) until then
+            _link(out_dir / file, f"{CURRENT}/{file}")
+        _link(out_dir / CURRENT, f"{RUNS}/{name}")
+    except BaseException:
+        # e.g. the disk filled up: the live set is untouched (.current was not switched);
+        # remove the half-written one so it does not hold the space
+        shutil.rmtree(runs / name, ignore_errors=True)
+        raise
     for entry in out_dir.iterdir():
         if entry.name not in files and _is_output(entry):
             entry.unlink()
@@ -91,6 +113,16 @@ def publish_outputs(out_dir: Path, run_id: str, files: Mapping[str, bytes]) -> l
         else:
             entry.unlink()
     return [out_dir / file for file in files]
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file whose permissions follow the user's umask (like any file
+    the user creates), flushed to disk before the set is switched to."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _link(path: Path, target: str) -> None:

@@ -22,7 +22,9 @@ partition missing, and writes nothing then.
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
+import os
 import re
 import tempfile
 import time
@@ -33,8 +35,10 @@ from typing import Any
 import numpy as np
 
 from xvaflow.core.backend import BackendUnavailableError, get_namespace
+from xvaflow.core.dates import parse_date
 from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.exposure.profile import ExposureProfile
+from xvaflow.io.limits import HORIZON_YEARS
 from xvaflow.io.market_json import MARKET_FILE
 from xvaflow.io.portfolio import load_portfolio, run_config_from, simulation_problems
 from xvaflow.models.crossasset import CrossAssetModel
@@ -110,6 +114,19 @@ def portfolio_config(portfolio: Portfolio, overrides: dict[str, Any], source: st
     problems = ProblemLog()
     cfg = run_config_from(overrides, problems, source, base=portfolio.run)
     problems.problems.extend(simulation_problems(portfolio))
+    if isinstance(cfg.grid, tuple):
+        last = portfolio.market.as_of + _dt.timedelta(days=round(HORIZON_YEARS * 365.25))
+        for item in cfg.grid:
+            try:
+                day = parse_date(item) if isinstance(item, str) else None
+            except ValueError:
+                continue  # the grid builder names it
+            if day is not None and day > last:
+                problems.add(source if "grid" in overrides else "run.json", None, "grid",
+                             f"entry {item!r} is more than {HORIZON_YEARS} years after as_of "
+                             f"{portfolio.market.as_of} (docs/conventions.md, \"Input "
+                             "limits\")")
+                break
     problems.raise_if_any()
     return cfg
 
@@ -134,6 +151,73 @@ def simulation_plan(portfolio: Portfolio, settings: RunSettings
     except GridError as exc:
         raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
     return model, grid, horizon_short(portfolio, grid)
+
+
+CHUNK_ARRAYS = 16
+"""Arrays of ``[rows, chunk]`` floats a chunk holds at once per netting set, trade and state
+variable (values, collateral, balances called at lag dates, the interval portfolio and the
+temporaries of the valuation): the factor of :func:`memory_estimate`."""
+
+
+def memory_estimate(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
+                    factors: int, partitions: int) -> int:
+    """Bytes of the largest arrays one worker holds for one partition (a lower estimate: the
+    model, tables and Python objects come on top).
+
+    With P paths simulated in chunks of C, D exposure dates, and a partition of N netting sets
+    and T trades (the portfolio's split evenly over the partitions) with F model factors::
+
+        8 bytes x (D x P                     the portfolio's exposure on every path (PFE)
+                   + D x N x 0.05 P          the upper tails kept for PFE when chunked
+                   + 16 x C x (N + T + 2 F)) the per-chunk arrays (:data:`CHUNK_ARRAYS`)
+    """
+    c = portfolio.compiled
+    n_ns = max(1, len(c.netting_set_ids))
+    k = max(1, min(partitions, n_ns))
+    ns, trades = -(-n_ns // k), -(-c.n_trades // k)
+    paths = settings.paths
+    chunk = min(settings.path_chunk or paths, paths)
+    dates = int(grid.exposure_steps.size)
+    tails = dates * ns * (paths - int(0.95 * (paths - 1))) if chunk < paths else 0
+    return 8 * (dates * paths + tails + CHUNK_ARRAYS * chunk * (ns + trades + 2 * factors))
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the physical memory, or the cgroup's limit when
+    lower (a container); None when unknown."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def memory_problem(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
+                   factors: int, partitions: int, workers: int,
+                   available: int | None) -> Problem | None:
+    """A problem when ``workers`` partitions at once need more than ``available`` bytes
+    (:func:`memory_estimate`), naming the figure and what to change; None when they fit."""
+    if available is None:
+        return None
+    per = memory_estimate(portfolio, settings, grid, factors, partitions)
+    at_once = max(1, min(workers, partitions, len(portfolio.compiled.netting_set_ids) or 1))
+    need = per * at_once
+    if need <= available:
+        return None
+    gib = 1 << 30
+    return Problem("run settings", None, "paths", f"{settings.paths} paths on "
+                   f"{int(grid.exposure_steps.size)} exposure dates need about "
+                   f"{need / gib:,.1f} GiB ({at_once} partition(s) at once, "
+                   f"{per / gib:,.1f} GiB each) but this machine has {available / gib:,.1f} "
+                   "GiB: use fewer paths, a smaller path_chunk, more partitions or fewer "
+                   "workers (docs/conventions.md, \"Input limits\")")
 
 
 def horizon_warning(portfolio: Portfolio, grid: TimeGrid, short: list[str]) -> Problem | None:
@@ -242,7 +326,8 @@ def settings_dict(settings: RunSettings) -> dict[str, Any]:
 
 def settings_from_dict(d: dict[str, Any]) -> RunSettings:
     grid = d["grid"]
-    return RunSettings(**{**d, "grid": tuple(grid) if isinstance(grid, list) else grid})
+    return RunSettings(**{**d, "grid": tuple(grid) if isinstance(grid, list) else grid,
+                          "sensitivities": tuple(d.get("sensitivities", ()))})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,23 @@ from typing import Any, Protocol
 import numpy as np
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), so that
+    threads writing at the same time never see a temporary umask."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it (at import, single-threaded)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 class ObjectStore(Protocol):
     """What the pipeline stages need from a store."""
 
@@ -59,6 +76,7 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a stored object is a file
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)

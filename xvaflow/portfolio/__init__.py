@@ -9,6 +9,7 @@ from xvaflow.portfolio.records import (
     CSA_TYPES,
     HEDGE_RELATIONS,
     HEDGE_TYPES,
+    SENSITIVITY_KINDS,
     Counterparty,
     Csa,
     CvaHedge,
@@ -16,5 +17,5 @@ from xvaflow.portfolio.records import (
     RunConfig,
 )
 
-__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "Counterparty", "Csa", "CvaHedge",
-           "NettingSet", "Portfolio", "RunConfig"]
+__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "SENSITIVITY_KINDS", "Counterparty",
+           "Csa", "CvaHedge", "NettingSet", "Portfolio", "RunConfig"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from xvaflow.core.dates import Tenor
 
 CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
+SENSITIVITY_KINDS = ("credit", "ir", "fx", "eq")  # CS01; IR delta and gamma; FX; equity
 HEDGE_TYPES = ("single_name", "index")
 HEDGE_RELATIONS = ("direct", "legally_related", "sector_region")
 
@@ -127,4 +128,4 @@ class RunConfig:
     antithetic: bool = False
     path_chunk: int | None = None
     stress: bool = False
-    sensitivities: bool = False
+    sensitivities: tuple[str, ...] = ()  # of SENSITIVITY_KINDS

@@ -254,9 +254,18 @@ class ScenarioValuer:
         self.eq_ns = ns_of_trade[self.eq.trade]
         self.eq_var = ForwardVariance(model.eq_loading(self.eq_model), model.knots,
                                       self.eq.expiry, self.eq.expiry)
-        # Flows paid since the last exposure date, per netting set: linear rows in units of
-        # their currency's bank account (a / N_c(p)), option payoffs deflated by the base's.
+        # Flows paid since the last exposure date: linear rows in units of their currency's
+        # bank account (a / N_c(p)), rows = the netting sets with flows in that currency
+        # (``_cash_rows``; ``_cash_at`` maps a netting set to its row); option payoffs
+        # deflated by the base's, one row per netting set.
         self.cash: dict[int, Any] = {}
+        self._cash_rows: dict[int, IntArray] = {}
+        self._cash_at: dict[int, IntArray] = {}
+        for c, r in self.rows.items():
+            holders = np.unique(self.group_ns[r.group])
+            self._cash_rows[c] = holders
+            self._cash_at[c] = np.full(self.n_ns, -1, dtype=np.int64)
+            self._cash_at[c][holders] = np.arange(holders.size)
         self.option_cash: Any = None
         self.cash_paid = False
 
@@ -279,7 +288,7 @@ class ScenarioValuer:
         Overnight coupons that started before t join their group's started sum, those paid by
         t its paid sum (each in date order, so the sums do not depend on which dates are
         simulated); options expiring now are exercised or not; the flows paid since the last
-        date are booked; the scenario forgets the history no later fixing needs.
+        date are booked.
         """
         prev = self._prev_t
         for c, on in self._on.items():
@@ -296,9 +305,14 @@ class ScenarioValuer:
         self._exercise_fx_options(t, state)
         self._pay(prev, t, state)
         self._prev_t = t
+
+    def history_needed(self, t: float) -> float:
+        """The earliest fixing date any flow not yet paid at t needs (t when none): the
+        scenario may forget the history before it once every valuer on it has advanced to t
+        (:meth:`~xvaflow.simulation.scenario.Scenario.forget`)."""
         needed = [float(ends[np.searchsorted(pays, t, side="right")]) if (pays > t).any()
                   else t for pays, ends in self._needed.values()]
-        self.scenario.forget(min([t, *needed]))
+        return min([t, *needed])
 
     # ------------------------------------------------------------------------------------
     # flows paid between exposure dates
@@ -320,7 +334,7 @@ class ScenarioValuer:
         fx_all, _, bank_all = self._step_vars(t, state)
         out = values.copy()
         for c, cash in sorted(self.cash.items()):
-            out += cash * (bank_all[c] * fx_all[c])[None, :]
+            out[self._cash_rows[c]] += cash * (bank_all[c] * fx_all[c])[None, :]
         if self.option_cash is not None:
             out += self.option_cash * bank_all[0][None, :]
         return out
@@ -332,7 +346,7 @@ class ScenarioValuer:
                 self.option_cash = self.xp.zeros((self.n_ns, self.scenario.n_paths))
             return self.option_cash
         if c not in self.cash:
-            self.cash[c] = self.xp.zeros((self.n_ns, self.scenario.n_paths))
+            self.cash[c] = self.xp.zeros((self._cash_rows[c].size, self.scenario.n_paths))
         return self.cash[c]
 
     def _pay(self, prev: float, t: float, state: Any) -> None:
@@ -366,7 +380,7 @@ class ScenarioValuer:
                 units[under] *= self.exercised[u]
                 units[under] *= xp.asarray(self.sw_sign[self.phys[u]])[:, None]
                 target[under] = self.sw_ns[self.phys[u]]
-            _accumulate(xp, self._cash(c), units, target)
+            _accumulate(xp, self._cash(c), units, self._cash_at[c][target])
             self.cash_paid = True
         numeraire = self._step_vars(t, state)[2][0]
         self._pay_swaptions(t, state, numeraire)

@@ -237,7 +237,7 @@ def bridge_weights(model: CrossAssetModel, c: int, t_a: FloatArray, s: FloatArra
     # W = Q(h1) M(h2)^T Q(h)^+, guarded where s sits on a node; the pseudo-inverse keeps a
     # deterministic rate (zero vol: Q = 0) well defined (W = 0, the mean path).
     qh_safe = np.where((at_a | at_b)[:, None, None], np.eye(2)[None], qh)
-    inv = np.stack([pseudo_inverse(q) for q in qh_safe]) if qh_safe.size else qh_safe
+    inv = pseudo_inverse(qh_safe) if qh_safe.size else qh_safe
     w = q1 @ np.transpose(m2, (0, 2, 1)) @ inv
     w = np.where(at_b[:, None, None], np.eye(2)[None], np.where(at_a[:, None, None], 0.0, w))
     wa = m1 - w @ mh

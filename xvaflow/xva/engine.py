@@ -21,6 +21,7 @@ Memory stays O(paths x netting sets); the [dates x paths x netting sets] cube ne
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from xvaflow.core.backend import get_namespace
 from xvaflow.core.dates import DateArray, FloatArray, add_tenor, parse_tenor
 from xvaflow.exposure.collateral import CsaArrays, held_collateral, margin_call
 from xvaflow.exposure.profile import ExposureProfile, eepe
-from xvaflow.market.market import Market
+from xvaflow.market.market import CreditSpec, Market
 from xvaflow.models.crossasset import CrossAssetModel, build_model, market_factors
 from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.scenario import ScenarioValuer
@@ -45,9 +46,16 @@ from xvaflow.simulation.grid import (
     default_grid_spec,
     exposure_dates,
 )
-from xvaflow.simulation.scenario import Scenario
-from xvaflow.xva.adjustments import XvaAccumulator, xva_functionals, xva_weights
-from xvaflow.xva.risk import CoverageScenario, risk_functionals, variant
+from xvaflow.simulation.scenario import Scenario, Step
+from xvaflow.xva.adjustments import (
+    METRICS,
+    Functional,
+    XvaAccumulator,
+    xva_functionals,
+    xva_weights,
+)
+from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document
+from xvaflow.xva.risk import CoverageScenario, risk_functionals, shifted_credit, variant
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class RunSettings:
     backend: str = "numpy"
     path_chunk: int | None = None
     stress: bool = False
-    sensitivities: bool = False
+    sensitivities: tuple[str, ...] = ()  # of xvaflow.portfolio.SENSITIVITY_KINDS
 
 
 @dataclass
@@ -169,6 +177,31 @@ def _csa_arrays(portfolio: Portfolio, netting_sets: Sequence[str], model: CrossA
 
 
 @dataclass
+class _Book:
+    """A valuation of the partition's netting sets on the shared paths: the base market, or a
+    bumped one with the same dynamics (:mod:`xvaflow.xva.bumps`), with its observers.
+
+    Attributes:
+        name: None for the base market, else the bump's scenario name.
+        model: the base model on this book's market (same states, its curves and spots).
+        market: the book's market.
+        npv: ``[ns]`` t0 values in base currency on this market.
+        profile, acc: exposure profile and XVA accumulator (the base book's carries the
+            stress and CS01 functionals; a bumped book's the metrics and means only).
+        coverage: collateral coverage scenarios (base book only): the same values with the
+            collateral scaled, each with its own profile (means only) and accumulator.
+    """
+
+    name: str | None
+    model: CrossAssetModel
+    market: Market
+    npv: FloatArray
+    profile: ExposureProfile
+    acc: XvaAccumulator
+    coverage: list[tuple[CoverageScenario, ExposureProfile, XvaAccumulator]]
+
+
+@dataclass
 class _Partition:
     """What every chunk of paths of one partition shares."""
 
@@ -177,16 +210,11 @@ class _Partition:
     model: CrossAssetModel
     grid: TimeGrid
     ns_ids: list[str]
-    npv: FloatArray
     csa: CsaArrays
     settings: RunSettings
-    profile: ExposureProfile
-    acc: XvaAccumulator
     # lag grid index -> [(exposure index k whose collateral it calls, CSA rows)]
     lag_calls: dict[int, list[tuple[int, np.ndarray]]]
-    # collateral coverage scenarios: the same values with the collateral scaled, each with its
-    # own profile (means only) and XVA accumulator
-    coverage: list[tuple[CoverageScenario, ExposureProfile, XvaAccumulator]]
+    books: list[_Book]
 
 
 def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: RunSettings,
@@ -195,6 +223,9 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
 
     Paths are processed in chunks of ``settings.path_chunk`` (all at once by default); every
     chunk reproduces its own slice of the same paths, so the results do not depend on it.
+    With ``settings.sensitivities`` (kinds ``credit``, ``ir``, ``fx``, ``eq``) CS01 are extra
+    functionals and every market bump of :mod:`xvaflow.xva.bumps` of the other kinds is one
+    more book valued on the same states (one valuation pass each).
 
     Args:
         portfolio: the validated portfolio (all of it: the model and grid use every trade).
@@ -210,41 +241,54 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     compiled = full.subset(keep)
     ns_ids = list(netting_sets)
     csa = _csa_arrays(portfolio, ns_ids, model)
-    exposure_steps = grid.exposure_steps
-    exposure_times = grid.times[exposure_steps]
-    credit = [portfolio.credit[portfolio.netting_sets[n].counterparty_id] for n in ns_ids]
-    trade_npv = price_t0(compiled, portfolio.market).npv_base
-    base = xva_functionals(credit, portfolio.market.own_credit, portfolio.market.funding,
-                           settings.bilateral)
-    risk = risk_functionals(portfolio, ns_ids, settings.bilateral, settings.stress,
-                            settings.sensitivities)
-    pay_mean = interval_pay_times(compiled, portfolio.market, ns_ids, exposure_times,
-                                  trade_npv)
-    weights = xva_weights(exposure_times, [*base, *risk.functionals], pay_mean)
+    exposure_times = grid.times[grid.exposure_steps]
     chunk = min(settings.path_chunk or settings.paths, settings.paths)
     if settings.antithetic:  # antithetic pairs stay in one chunk
         chunk = max(2, chunk - chunk % 2)
     chunked = chunk < settings.paths
-    base_weights = xva_weights(exposure_times, base, pay_mean) if risk.coverage else None
-    coverage = [(scenario, ExposureProfile.zeros(
-        exposure_steps.size, len(ns_ids), settings.paths, chunked=chunked,
-        antithetic=settings.antithetic, quantiles=False),
-        XvaAccumulator.create(base_weights, settings.paths, settings.antithetic))
-        for scenario in risk.coverage if base_weights is not None]
+
+    def profile(quantiles: bool = True) -> ExposureProfile:
+        return ExposureProfile.zeros(exposure_times.size, len(ns_ids), settings.paths,
+                                     chunked=chunked, antithetic=settings.antithetic,
+                                     quantiles=quantiles)
+
+    def book(name: str | None, market: Market, credit: dict[str, CreditSpec],
+             extra: Sequence[Functional] = (), coverage: Sequence[CoverageScenario] = ()
+             ) -> _Book:
+        trade_npv = price_t0(compiled, market).npv_base
+        base = xva_functionals([credit[portfolio.netting_sets[n].counterparty_id]
+                                for n in ns_ids], market.own_credit, market.funding,
+                               settings.bilateral)
+        pay_mean = interval_pay_times(compiled, market, ns_ids, exposure_times, trade_npv)
+        col = {n: i for i, n in enumerate(ns_ids)}
+        npv = np.bincount([col[compiled.netting_set_ids[i]] for i in compiled.netting_set],
+                          weights=trade_npv, minlength=len(ns_ids)).astype(float)
+        base_weights = xva_weights(exposure_times, base, pay_mean)
+        weights = xva_weights(exposure_times, [*base, *extra], pay_mean) if extra \
+            else base_weights
+        return _Book(name, model if name is None else model.on_market(market), market, npv,
+                     profile(quantiles=name is None),
+                     XvaAccumulator.create(weights, settings.paths, settings.antithetic),
+                     [(c, profile(quantiles=False), XvaAccumulator.create(
+                         base_weights, settings.paths, settings.antithetic)) for c in coverage])
+
+    risk = risk_functionals(portfolio, ns_ids, settings.bilateral, settings.stress,
+                            "credit" in settings.sensitivities)
+    books = [book(None, portfolio.market, portfolio.credit, risk.functionals, risk.coverage)]
+    kinds = set(settings.sensitivities) - {"credit"}
+    if kinds:
+        for bump in market_bumps(read_market_document(portfolio), model.currencies,
+                                 model.equities, kinds):
+            market = bumped_market(bump)
+            credit, _ = shifted_credit(dataclasses.replace(portfolio, market=market),
+                                       sorted(portfolio.credit), 0.0)
+            books.append(book(bump.name, market, credit))
     lag_calls: dict[int, list[tuple[int, np.ndarray]]] = {}
     for mpor, lags in grid.lags.items():
         rows = np.flatnonzero(csa.mpor_days == mpor)
-        for k, step in enumerate(exposure_steps):
+        for k, step in enumerate(grid.exposure_steps):
             lag_calls.setdefault(int(lags[step]), []).append((k, rows))
-    col = {n: i for i, n in enumerate(ns_ids)}
-    npv = np.bincount([col[compiled.netting_set_ids[i]] for i in compiled.netting_set],
-                      weights=trade_npv, minlength=len(ns_ids)).astype(float)
-    part = _Partition(
-        portfolio, compiled, model, grid, ns_ids, npv, csa, settings,
-        ExposureProfile.zeros(exposure_steps.size, len(ns_ids), settings.paths,
-                              chunked=chunked, antithetic=settings.antithetic),
-        XvaAccumulator.create(weights, settings.paths, settings.antithetic), lag_calls,
-        coverage)
+    part = _Partition(portfolio, compiled, model, grid, ns_ids, csa, settings, lag_calls, books)
     timings = {"setup": time.perf_counter() - started, "valuation": 0.0}
     chunks = range(0, settings.paths, chunk)
     for i, first in enumerate(chunks):
@@ -254,107 +298,132 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
 
         timings["valuation"] += _run_chunk(part, first, min(chunk, settings.paths - first),
                                            report)
-    collateral = _today_collateral(npv, csa, model)
     xva: dict[str, tuple[FloatArray, FloatArray]] = {}
-    for scenario, profile, acc in [(None, part.profile, part.acc), *part.coverage]:
-        factor = 1.0 if scenario is None else scenario.factor
-        profile.finish()
-        acc.add_today(npv, factor * collateral)
-        acc.add_curvature(exposure_times, profile, npv - factor * collateral)
-        xva.update({name if scenario is None else variant(name, scenario.name):
-                    (total, acc.batches[name]) for name, total in acc.total.items()})
+    for b in books:
+        collateral = _today_collateral(b.npv, csa, b.model)
+        for scenario, prof, acc in [(None, b.profile, b.acc), *b.coverage]:
+            factor = 1.0 if scenario is None else scenario.factor
+            prof.finish()
+            acc.add_today(b.npv, factor * collateral)
+            acc.add_curvature(exposure_times, prof, b.npv - factor * collateral)
+            suffix = scenario.name if scenario is not None else b.name
+            xva.update({name if suffix is None else variant(name, suffix):
+                        (total, acc.batches[name]) for name, total in acc.total.items()})
     timings["total"] = time.perf_counter() - started
+    base_book = books[0]
     return PartitionResult(
-        netting_sets=ns_ids, dates=grid.dates[exposure_steps], times=exposure_times,
-        npv=part.npv, profile=part.profile, xva=xva,
-        n_paths=settings.paths, batch_size=part.acc.batch_size,
-        eepe=eepe(exposure_times, part.profile.basel_ee,
+        netting_sets=ns_ids, dates=grid.dates[grid.exposure_steps], times=exposure_times,
+        npv=base_book.npv, profile=base_book.profile, xva=xva,
+        n_paths=settings.paths, batch_size=base_book.acc.batch_size,
+        eepe=eepe(exposure_times, base_book.profile.basel_ee,
                   _eepe_window(portfolio, compiled, ns_ids)), steps=len(grid),
-        xva_by_date={f.name: part.acc.by_date[f.name] for f in base}, timings=timings,
-        fallbacks=risk.fallbacks)
+        xva_by_date={m: base_book.acc.by_date[m] for m in METRICS
+                     if m in base_book.acc.by_date},
+        timings=timings, fallbacks=risk.fallbacks)
+
+
+class _BookRun:
+    """One book on one chunk of paths: its valuer and its collateral state."""
+
+    def __init__(self, part: _Partition, book: _Book, scenario: Scenario) -> None:
+        self.book, self.csa = book, part.csa
+        self.xp = xp = get_namespace(part.settings.backend)
+        self.valuer = ScenarioValuer(part.compiled, book.model, scenario, part.ns_ids,
+                                     book.market)
+        n_paths, csa = scenario.n_paths, part.csa
+        # Today's balance: the call on today's value (the netting set is margined at as_of).
+        t0_value = xp.asarray(book.npv[csa.column] / book.model.fx_spot[csa.currency])[:, None]
+        self.balance = margin_call(t0_value + xp.zeros((len(csa), n_paths)),
+                                   xp.zeros((len(csa), n_paths)), csa)
+        self.t0_balance = self.balance.copy()
+        self.pending: dict[int, Any] = {}  # exposure index -> balance called at its lag date
+        # exposure index -> [(CSA rows, balance)] called on the interval portfolio (a lag date
+        # after the previous exposure date, with flows paid since)
+        self.interval_calls: dict[int, list[tuple[np.ndarray, Any]]] = {}
+
+    def _fx_all(self, step: Step) -> Any:
+        """Base value of one unit of each currency, ``[C, paths]``."""
+        model = self.book.model
+        return self.xp.stack([model.fx(c, step.t, step.state) for c in range(model.n_ccy)])
+
+    def value(self, step: Step, index: int, calls: list[tuple[int, np.ndarray]],
+              is_exposure: bool, k: int, exposure_index: np.ndarray, first: int) -> None:
+        """Margin calls due at this grid date (grid ``index``) and, on exposure date ``k``, the
+        exposures (``exposure_index[j]``: grid index of exposure date j - 1, -1 for j = 0)."""
+        csa, valuer, model, xp = self.csa, self.valuer, self.book.model, self.xp
+        subset = None
+        if not is_exposure:  # a lag date: only the netting sets called now need values
+            subset = np.zeros(self.book.npv.size, dtype=bool)
+            for _, rows in calls:
+                subset[csa.column[rows]] = True
+        values = valuer.netting_set_values(step.t, step.state, subset)
+        numeraire = model.numeraire(step.t, step.state)
+        for target, rows in calls:
+            if rows.size:
+                fx_csa = self._fx_all(step)[csa.currency[rows]]
+                prior = self.balance[rows]
+                new = margin_call(values[csa.column[rows]] / fx_csa, prior, csa, rows)
+                self.balance[rows] = new
+                self.pending.setdefault(target, self.t0_balance.copy())[rows] = new
+                if valuer.cash_paid and index > exposure_index[target]:
+                    star = valuer.interval_values(values, step.t, step.state)[csa.column[rows]]
+                    self.interval_calls.setdefault(target, []).append(
+                        (rows, margin_call(star / fx_csa, prior, csa, rows)))
+        if not is_exposure:
+            return
+        collateral = xp.zeros_like(values)
+        interval = None
+        star_calls = self.interval_calls.pop(k, [])
+        if len(csa):
+            # A lag date on or before as_of means the call made on today's value.
+            called = self.pending.pop(k, self.t0_balance)
+            fx_now = self._fx_all(step)[csa.currency]
+            collateral[csa.column] = held_collateral(called, csa) * fx_now
+        if valuer.cash_paid or star_calls:
+            interval_collateral = collateral
+            if star_calls:
+                called = called.copy()
+                for rows, new in star_calls:
+                    called[rows] = new
+                interval_collateral = collateral.copy()
+                interval_collateral[csa.column] = held_collateral(called, csa) * fx_now
+            interval = (valuer.interval_values(values, step.t, step.state), interval_collateral)
+        book = self.book
+        exposure, interval_exposure = book.profile.add(k, values, collateral, numeraire,
+                                                       interval, first)
+        book.acc.add(k, exposure, interval_exposure, first)
+        for cover, cover_profile, cover_acc in book.coverage:
+            scaled = None if interval is None else (interval[0], cover.factor * interval[1])
+            cover_acc.add(k, *cover_profile.add(k, values, cover.factor * collateral,
+                                                numeraire, scaled, first), first)
+        valuer.reset_cash()
 
 
 def _run_chunk(part: _Partition, first: int, n_paths: int,
                progress: Callable[[int, int], None]) -> float:
-    """Simulate paths first .. first + n_paths - 1 through the grid; returns valuation time."""
-    settings, model, csa, grid = part.settings, part.model, part.csa, part.grid
-    xp = get_namespace(settings.backend)
-    scenario = Scenario(model, grid.times, n_paths, settings.seed, first_path=first,
+    """Simulate paths first .. first + n_paths - 1 through the grid and value every book on
+    them; returns the valuation time."""
+    settings, grid = part.settings, part.grid
+    scenario = Scenario(part.model, grid.times, n_paths, settings.seed, first_path=first,
                         antithetic=settings.antithetic, backend=settings.backend)
-    valuer = ScenarioValuer(part.compiled, model, scenario, part.ns_ids,
-                            part.portfolio.market)
-    # Today's balance: the call on today's value (the netting set is margined at as_of).
-    t0_value = xp.asarray(part.npv[csa.column] / model.fx_spot[csa.currency])[:, None]
-    balance = margin_call(t0_value + xp.zeros((len(csa), n_paths)),
-                          xp.zeros((len(csa), n_paths)), csa)
-    t0_balance = balance.copy()
-    pending: dict[int, Any] = {}  # exposure index -> balance called at its lag date
-
-    def fx_all(step: Any) -> Any:  # base value of one unit of each currency, [C, paths]
-        return xp.stack([model.fx(c, step.t, step.state) for c in range(model.n_ccy)])
-
-    # exposure index -> [(CSA rows, balance)] called on the interval portfolio (a lag date
-    # after the previous exposure date, with flows paid since)
-    interval_calls: dict[int, list[tuple[np.ndarray, Any]]] = {}
+    runs = [_BookRun(part, book, scenario) for book in part.books]
     exposure_index = np.r_[-1, grid.exposure_steps]  # grid index of exposure date k - 1 at k
     k = 0
     value_time = 0.0
     for step in scenario.steps():
-        valuer.advance(step.t, step.state)
+        for run in runs:
+            run.valuer.advance(step.t, step.state)
+        # the fixings no valuer needs any more (all value the same trades)
+        scenario.forget(min(run.valuer.history_needed(step.t) for run in runs))
         index = step.index - 1  # grid index = step number - 1
         calls = part.lag_calls.get(index, [])
         is_exposure = bool(grid.exposure[index])
-        if not (calls or is_exposure):
-            progress(step.index, len(grid))
-            continue
-        tick = time.perf_counter()
-        subset = None
-        if not is_exposure:  # a lag date: only the netting sets called now need values
-            subset = np.zeros(len(part.ns_ids), dtype=bool)
-            for _, rows in calls:
-                subset[csa.column[rows]] = True
-        values = valuer.netting_set_values(step.t, step.state, subset)
-        value_time += time.perf_counter() - tick
-        numeraire = model.numeraire(step.t, step.state)
-        for target, rows in calls:
-            if rows.size:
-                fx_csa = fx_all(step)[csa.currency[rows]]
-                prior = balance[rows]
-                new = margin_call(values[csa.column[rows]] / fx_csa, prior, csa, rows)
-                balance[rows] = new
-                pending.setdefault(target, t0_balance.copy())[rows] = new
-                if valuer.cash_paid and index > exposure_index[target]:
-                    star = valuer.interval_values(values, step.t, step.state)[csa.column[rows]]
-                    interval_calls.setdefault(target, []).append(
-                        (rows, margin_call(star / fx_csa, prior, csa, rows)))
-        if is_exposure:
-            collateral = xp.zeros_like(values)
-            interval = None
-            star_calls = interval_calls.pop(k, [])
-            if len(csa):
-                # A lag date on or before as_of means the call made on today's value.
-                called = pending.pop(k, t0_balance)
-                fx_now = fx_all(step)[csa.currency]
-                collateral[csa.column] = held_collateral(called, csa) * fx_now
-            if valuer.cash_paid or star_calls:
-                interval_collateral = collateral
-                if star_calls:
-                    called = called.copy()
-                    for rows, new in star_calls:
-                        called[rows] = new
-                    interval_collateral = collateral.copy()
-                    interval_collateral[csa.column] = held_collateral(called, csa) * fx_now
-                interval = (valuer.interval_values(values, step.t, step.state),
-                            interval_collateral)
-            exposure, interval_exposure = part.profile.add(k, values, collateral, numeraire,
-                                                           interval, first)
-            part.acc.add(k, exposure, interval_exposure, first)
-            for cover, cover_profile, cover_acc in part.coverage:
-                scaled = None if interval is None else (interval[0], cover.factor * interval[1])
-                cover_acc.add(k, *cover_profile.add(k, values, cover.factor * collateral,
-                                                    numeraire, scaled, first), first)
-            valuer.reset_cash()
-            k += 1
+        if calls or is_exposure:
+            tick = time.perf_counter()
+            for run in runs:
+                run.value(step, index, calls, is_exposure, k, exposure_index, first)
+            value_time += time.perf_counter() - tick
+            k += int(is_exposure)
         progress(step.index, len(grid))
     return value_time
 

@@ -40,11 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from xvaflow.core.dates import FloatArray, Tenor
+from xvaflow.core.dates import FloatArray, Tenor, parse_tenor
 from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
 from xvaflow.market.market import CreditSpec, Funding
 from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import METRICS, Functional, batch_stderr, xva_functionals
+from xvaflow.xva.bumps import EQ_REL, FX_REL, IR_BP
 
 BP = 1e-4
 CREDIT_STRESS_BP = (100.0, -100.0)
@@ -66,6 +67,11 @@ class CoverageScenario:
 def variant(metric: str, scenario: str) -> str:
     """The functional name of ``metric`` under ``scenario``."""
     return f"{metric}{SEPARATOR}{scenario}"
+
+
+def is_stress(scenario: str) -> bool:
+    """Whether a scenario name is a stress scenario (else a sensitivity bump)."""
+    return scenario.startswith(("credit", "funding", "coverage"))
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
@@ -95,17 +101,17 @@ def cs01_scenario_name(bucket: str) -> str:
     return f"cs01:{bucket}"
 
 
+def input_buckets(portfolio: Portfolio, counterparty: str) -> list[str]:
+    """The CS01 buckets a counterparty's credit input has (its CDS tenors, or :data:`FLAT`)."""
+    c = portfolio.counterparties[counterparty]
+    return [FLAT] if c.hazard_rate is not None else [str(t) for t, _ in c.cds_spreads]
+
+
 def cs01_buckets(portfolio: Portfolio, counterparties: Sequence[str]) -> list[str]:
-    """The tenor buckets of the given counterparties' credit inputs, shortest first
-    (:data:`FLAT` for those given by a hazard rate)."""
-    tenors: dict[str, float] = {}
-    for cid in counterparties:
-        c = portfolio.counterparties[cid]
-        if c.hazard_rate is not None:
-            tenors[FLAT] = -1.0
-        for tenor, _ in c.cds_spreads:
-            tenors[str(tenor)] = tenor.approx_years
-    return sorted(tenors, key=lambda k: tenors[k])
+    """The buckets of the given counterparties' credit inputs, :data:`FLAT` first, then the
+    tenors shortest first."""
+    buckets = {b for c in counterparties for b in input_buckets(portfolio, c)}
+    return sorted(buckets, key=lambda b: -1.0 if b == FLAT else parse_tenor(b).approx_years)
 
 
 def shifted_credit(portfolio: Portfolio, counterparties: Sequence[str], shift: float,
@@ -252,7 +258,7 @@ def stress_rows(xva: dict[str, tuple[FloatArray, FloatArray]], netting_sets: Seq
     rows: list[dict[str, Any]] = []
     ids = [*netting_sets, portfolio]
     scenarios = dict.fromkeys(s for s in (split_variant(k)[1] for k in xva)
-                              if s is not None and not s.startswith("cs01:"))
+                              if s is not None and is_stress(s))
     for scenario in scenarios:  # in the order the engine computed them
         for metric in METRICS:
             name = variant(metric, scenario)
@@ -271,49 +277,93 @@ def stress_rows(xva: dict[str, tuple[FloatArray, FloatArray]], netting_sets: Seq
     return rows
 
 
+def _set(tree: dict[str, Any], keys: Sequence[str], value: float) -> None:
+    for key in keys[:-1]:
+        tree = tree.setdefault(key, {})
+    tree[keys[-1]] = value
+
+
+def _combination(xva: dict[str, tuple[FloatArray, FloatArray]], metric: str,
+                 terms: dict[str | None, float]) -> tuple[FloatArray, FloatArray] | None:
+    """(totals ``[ns]``, batch sums ``[B, ns]``) of sum_s c_s X_s of ``metric`` over the
+    scenarios s of ``terms`` (None: the base); None when one is missing."""
+    names = [metric if s is None else variant(metric, s) for s in terms]
+    if any(n not in xva for n in names):
+        return None
+    total = sum(c * xva[n][0] for n, c in zip(names, terms.values(), strict=True))
+    batches = sum(c * xva[n][1] for n, c in zip(names, terms.values(), strict=True))
+    return np.asarray(total), np.asarray(batches)
+
+
+def _figures(scenarios: Sequence[str]) -> list[tuple[list[str], dict[str | None, float]]]:
+    """(output keys, combination) of every figure the scenarios give: ``ir_delta`` per
+    currency and tenor, ``ir_gamma`` per currency (second difference), ``fx_delta`` per pair,
+    ``eq_delta`` per equity, ``cs01`` per bucket (keyed per counterparty by the caller)."""
+    out: list[tuple[list[str], dict[str | None, float]]] = []
+    present = set(scenarios)
+    for s in scenarios:
+        kind, _, rest = s.partition(":")
+        if kind == "ir":
+            ccy, tenor = rest.split(":", 1)
+            out.append((["ir_delta", ccy, tenor], {s: 1.0, None: -1.0}))
+        elif kind == "irp" and rest.endswith(":+") and f"irp:{rest[:-2]}:-" in present:
+            out.append((["ir_gamma", rest[:-2]], {s: 1.0, f"irp:{rest[:-2]}:-": 1.0,
+                                                   None: -2.0}))
+        elif kind in ("fx", "eq"):
+            out.append(([f"{kind}_delta", rest], {s: 1.0, None: -1.0}))
+        elif kind == "cs01":
+            out.append((["cs01", rest], {s: 1.0, None: -1.0}))
+    return out
+
+
 def sensitivities_section(xva: dict[str, tuple[FloatArray, FloatArray]],
                           netting_sets: Sequence[str], counterparty_of: dict[str, str],
                           buckets_of: dict[str, list[str]], n_paths: int, batch_size: int
                           ) -> dict[str, Any]:
-    """results.json ``sensitivities`` (CONTRACT.md): per metric, ``cs01`` -> counterparty ->
-    bucket -> X(s + 1bp) - X(s), in total and per netting set (its own counterparty's buckets,
-    ``buckets_of``), with the standard errors of the differences (same paths) in ``stderr``
-    of the same shape; base currency."""
+    """results.json ``sensitivities`` (CONTRACT.md): per metric, the change for each market
+    bump of :mod:`xvaflow.xva.bumps` (``ir_delta`` {ccy: {tenor}}, ``ir_gamma`` {ccy} per
+    bp^2, ``fx_delta`` {pair}, ``eq_delta`` {name}) and CS01 (``cs01`` {counterparty:
+    {bucket}}, a netting set only for its own counterparty's buckets, ``buckets_of``), in total
+    and per netting set, with the standard errors of the differences (same paths) in
+    ``stderr`` of the same shape; base currency."""
     totals: dict[str, Any] = {}
     per_ns: dict[str, Any] = {ns: {} for ns in netting_sets}
     se_totals: dict[str, Any] = {}
     se_ns: dict[str, Any] = {ns: {} for ns in netting_sets}
     scenarios = [s for s in dict.fromkeys(split_variant(k)[1] for k in xva)
-                 if s is not None and s.startswith("cs01:")]
-    for scenario in scenarios:
-        bucket = scenario.split(":", 1)[1]
+                 if s is not None and not is_stress(s)]
+    for keys, terms in _figures(scenarios):
         for metric in METRICS:
-            name = variant(metric, scenario)
-            if name not in xva or metric not in xva:
+            combo = _combination(xva, metric, terms)
+            if combo is None:
                 continue
-            diff, diff_b = xva[name][0] - xva[metric][0], xva[name][1] - xva[metric][1]
+            diff, diff_b = combo
             value, se = _mean_and_stderr(diff, diff_b, n_paths, batch_size)
-            cpty_sum: dict[str, list[int]] = {}
+            if keys[0] != "cs01":
+                for j, ns in enumerate(netting_sets):
+                    _set(per_ns[ns], [metric, *keys], float(value[j]))
+                    _set(se_ns[ns], [metric, *keys], float(se[j]))
+                v, e = _mean_and_stderr(diff.sum(keepdims=True),
+                                        diff_b.sum(axis=1, keepdims=True), n_paths, batch_size)
+                _set(totals, [metric, *keys], float(v[0]))
+                _set(se_totals, [metric, *keys], float(e[0]))
+                continue
+            bucket = keys[1]
+            owners: dict[str, list[int]] = {}
             for j, ns in enumerate(netting_sets):
                 c = counterparty_of[ns]
-                if bucket not in buckets_of[c]:
-                    continue
-                cpty_sum.setdefault(c, []).append(j)
-                for tree, x in ((per_ns, value), (se_ns, se)):
-                    tree[ns].setdefault(metric, {}).setdefault("cs01", {}).setdefault(
-                        c, {})[bucket] = float(x[j])
-            for c, cols in cpty_sum.items():
-                v, e = _mean_and_stderr(np.array([diff[cols].sum()]),
-                                        diff_b[:, cols].sum(axis=1)[:, None], n_paths,
+                if bucket in buckets_of[c]:
+                    owners.setdefault(c, []).append(j)
+                    _set(per_ns[ns], [metric, "cs01", c, bucket], float(value[j]))
+                    _set(se_ns[ns], [metric, "cs01", c, bucket], float(se[j]))
+            for c, cols in owners.items():
+                v, e = _mean_and_stderr(diff[cols].sum(keepdims=True),
+                                        diff_b[:, cols].sum(axis=1, keepdims=True), n_paths,
                                         batch_size)
-                for tree, x in ((totals, v), (se_totals, e)):
-                    tree.setdefault(metric, {}).setdefault("cs01", {}).setdefault(
-                        c, {})[bucket] = float(x[0])
-    return {"bumps": {"credit_bp": CS01_BP}, "totals": totals, "netting_sets": per_ns,
+                _set(totals, [metric, "cs01", c, bucket], float(v[0]))
+                _set(se_totals, [metric, "cs01", c, bucket], float(e[0]))
+    sizes = {"ir": ("ir_bp", IR_BP), "irp": ("ir_bp", IR_BP), "cs01": ("credit_bp", CS01_BP),
+             "fx": ("fx_rel", FX_REL), "eq": ("eq_rel", EQ_REL)}
+    bumps = dict(sizes[s.split(":", 1)[0]] for s in scenarios)
+    return {"bumps": bumps, "totals": totals, "netting_sets": per_ns,
             "stderr": {"totals": se_totals, "netting_sets": se_ns}}
-
-
-def input_buckets(portfolio: Portfolio, counterparty: str) -> list[str]:
-    """The CS01 buckets a counterparty's credit input has (its CDS tenors, or ``flat``)."""
-    c = portfolio.counterparties[counterparty]
-    return [FLAT] if c.hazard_rate is not None else [str(t) for t, _ in c.cds_spreads]

@@ -1014,7 +1014,7 @@ def test_every_problem_of_every_file_is_reported_at_once(pf: PortfolioDir) -> No
     ('{"bilateral": "yes"}', "bilateral", "must be true or false"),
     ('{"backend": "jax"}', "backend", "must be 'numpy' or 'cupy'"),
     ('{"grid": []}', "grid", "must be a non-empty list"),
-    ('{"paths": 100', None, "is not readable JSON"),
+    ('{"paths": 100', None, "is not valid JSON (line 1, column 14)"),
 ])
 def test_run_json_problem(pf: PortfolioDir, text: str, field: str | None,
                           expected: str) -> None:
