@@ -173,3 +173,23 @@ def test_a_worker_without_a_usable_gpu_falls_back_to_numpy(store: LocalStore) ->
     assert "backend_fallback" not in cpu["run"]
     assert gpu["totals"] == cpu["totals"]
     assert gpu["netting_sets"] == cpu["netting_sets"]
+
+
+@pytest.mark.parametrize(("code", "status"), [("NoSuchKey", 404), ("AccessDenied", 403)])
+def test_s3_missing_object_reads_as_missing(code: str, status: int) -> None:
+    """A least-privilege role gets 403 AccessDenied for a key that does not exist (no
+    s3:ListBucket): the store reports it as missing, so aggregation names the partition."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.stub import Stubber
+
+    from xvaflow.pipeline.store import S3Store
+
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")  # noqa: S106 (a stub, no call leaves)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", service_error_code=code, http_status_code=status)
+        with pytest.raises(MissingObjectError, match=r"runs/r/results/part-0\.json"):
+            S3Store("bucket", client).get_bytes("runs/r/results/part-0.json")
+        stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
+        with pytest.raises(client.exceptions.ClientError):
+            S3Store("bucket", client).get_bytes("runs/r/results/part-0.json")

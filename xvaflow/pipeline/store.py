@@ -109,6 +109,14 @@ class S3Store:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.NoSuchKey:
             raise MissingObjectError(f"no object {key!r} in s3://{self.bucket}") from None
+        except self.client.exceptions.ClientError as exc:
+            # Without s3:ListBucket on the prefix (least privilege), S3 answers a missing key
+            # with 403 AccessDenied, not 404: the stages read only keys their role may read,
+            # so a 403 there means the object is not there.
+            if exc.response.get("Error", {}).get("Code") not in ("AccessDenied", "403"):
+                raise
+            raise MissingObjectError(f"no object {key!r} in s3://{self.bucket} (or no "
+                                     "permission to read it)") from None
         data: bytes = response["Body"].read()
         return data
 
