@@ -147,3 +147,32 @@ def test_coverage_scenarios(full: PartitionResult, tmp_path: Path) -> None:
     for ns in ("NS_ACME", "NS_HELIOS"):  # no CSA: coverage changes nothing
         i = full.netting_sets.index(ns)
         assert full.xva[variant("cva", "coverage0%")][0][i] == full.xva["cva"][0][i]
+
+
+def test_unbootstrappable_shift_falls_back_to_the_hazard_shift(tmp_path: Path) -> None:
+    """A steeply inverted curve shifted down by 100bp needs a negative hazard: that name takes
+    the parallel hazard shift -100bp / LGD (floored at zero) and is reported; the shift up
+    bootstraps normally."""
+    from xvaflow.xva.risk import shifted_credit
+
+    root = _write(tmp_path / "book")
+    path = root / "counterparties.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    inverted = dict(zip(CDS_COLUMNS, ("400", "250", "150", "120", "110", "105", "100"),
+                        strict=True))
+    rows[0].update(inverted)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    portfolio = load_portfolio(root)
+    name = rows[0]["counterparty_id"]
+    base = portfolio.credit[name]
+    down, failed = shifted_credit(portfolio, [name], -0.01)
+    assert failed == [name]
+    expected = np.maximum(base.curve.hazards - 0.01 / (1.0 - base.recovery), 0.0)
+    assert np.array_equal(down[name].curve.hazards, expected)
+    up, failed = shifted_credit(portfolio, [name], 0.01)
+    assert failed == []
+    assert np.all(up[name].curve.hazards > base.curve.hazards - 1e-12)

@@ -42,7 +42,7 @@ from xvaflow.io.limits import (
 )
 from xvaflow.io.market_json import MARKET_FILE, load_market, read_json
 from xvaflow.io.tables import read_csv, read_parquet
-from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
+from xvaflow.market.bootstrap import BootstrapError, bootstrap_each
 from xvaflow.market.conventions import CURRENCIES, INDICES
 from xvaflow.market.curves import HazardCurve
 from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
@@ -553,22 +553,16 @@ def _credit_curves(counterparties: dict[str, Counterparty], market: Market,
         return out
     column = {tenor: col for col, tenor in CDS_TENORS.items()}
     for tenors, members in groups.items():
-        while members:
-            try:
-                curves = bootstrap_hazard_curves(
-                    market.as_of, list(tenors),
-                    np.array([[s for _, s in c.cds_spreads] for c in members]),
-                    np.array([c.recovery for c in members]), market.curve(base),
-                    market.calendar(base), [c.counterparty_id for c in members])
-            except BootstrapError as exc:
-                bad = members[exc.index or 0]
-                field = column.get(exc.tenor, "cds_*") if exc.tenor else "cds_*"
-                log.add(CPTY, bad.row, field, str(exc), bad.counterparty_id)
-                members = [c for c in members if c is not bad]
-                continue
-            out.update({c.counterparty_id: CreditSpec(curve, c.recovery)
-                        for c, curve in zip(members, curves, strict=True)})
-            break
+        results = bootstrap_each(market.as_of, list(tenors),
+                                 np.array([[s for _, s in c.cds_spreads] for c in members]),
+                                 np.array([c.recovery for c in members]), market.curve(base),
+                                 market.calendar(base), [c.counterparty_id for c in members])
+        for c, result in zip(members, results, strict=True):
+            if isinstance(result, BootstrapError):
+                field = column.get(result.tenor, "cds_*") if result.tenor else "cds_*"
+                log.add(CPTY, c.row, field, str(result), c.counterparty_id)
+            else:
+                out[c.counterparty_id] = CreditSpec(result, c.recovery)
     return out
 
 

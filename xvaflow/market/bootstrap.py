@@ -288,3 +288,28 @@ def bootstrap_hazard_curves(
             lo = np.where(up, lo, mid)
         hazards[:, j] = 0.5 * (lo + hi)
     return [HazardCurve(pillars, hazards[i], labels[i]) for i in range(n)]
+
+
+def bootstrap_each(as_of: _dt.date, tenors: Sequence[Tenor], spreads: Any, recoveries: Any,
+                   discount: ZeroCurve, calendar: Calendar, names: Sequence[str]
+                   ) -> list[HazardCurve | BootstrapError]:
+    """:func:`bootstrap_hazard_curves` for names sharing their tenors, each name's curve or
+    its error: a name that cannot be bootstrapped gets its error and the others are
+    bootstrapped again without it (their curves do not depend on each other)."""
+    s = np.atleast_2d(np.asarray(spreads, dtype=np.float64))
+    rec = np.broadcast_to(np.asarray(recoveries, dtype=np.float64), (s.shape[0],))
+    out: list[HazardCurve | BootstrapError | None] = [None] * s.shape[0]
+    todo = list(range(s.shape[0]))
+    while todo:
+        try:
+            curves = bootstrap_hazard_curves(as_of, tenors, s[todo], rec[todo], discount,
+                                             calendar, [names[i] for i in todo])
+        except BootstrapError as exc:
+            bad = todo[exc.index or 0]
+            out[bad] = exc
+            todo.remove(bad)
+            continue
+        for i, curve in zip(todo, curves, strict=True):
+            out[i] = curve
+        break
+    return [x for x in out if x is not None]

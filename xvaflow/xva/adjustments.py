@@ -101,6 +101,12 @@ class XvaWeights:
     functionals: dict[str, Functional]
     pay_mean: FloatArray
 
+    def only(self, names: Sequence[str]) -> XvaWeights:
+        """The weights of the functionals ``names`` alone."""
+        return XvaWeights({n: self.left[n] for n in names}, {n: self.right[n] for n in names},
+                          {n: self.paid[n] for n in names},
+                          {n: self.functionals[n] for n in names}, self.pay_mean)
+
 
 def xva_weights(times: FloatArray, functionals: Sequence[Functional], pay_mean: FloatArray
                 ) -> XvaWeights:

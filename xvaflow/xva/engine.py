@@ -263,9 +263,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         col = {n: i for i, n in enumerate(ns_ids)}
         npv = np.bincount([col[compiled.netting_set_ids[i]] for i in compiled.netting_set],
                           weights=trade_npv, minlength=len(ns_ids)).astype(float)
-        base_weights = xva_weights(exposure_times, base, pay_mean)
-        weights = xva_weights(exposure_times, [*base, *extra], pay_mean) if extra \
-            else base_weights
+        weights = xva_weights(exposure_times, [*base, *extra], pay_mean)
+        base_weights = weights.only([f.name for f in base])
         return _Book(name, model if name is None else model.on_market(market), market, npv,
                      profile(quantiles=name is None),
                      XvaAccumulator.create(weights, settings.paths, settings.antithetic),

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from xvaflow.core.dates import FloatArray, Tenor, parse_tenor
-from xvaflow.market.bootstrap import BootstrapError, bootstrap_hazard_curves
+from xvaflow.market.bootstrap import BootstrapError, bootstrap_each
 from xvaflow.market.market import CreditSpec, Funding
 from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import METRICS, Functional, batch_stderr, xva_functionals
@@ -153,25 +153,13 @@ def shifted_credit(portfolio: Portfolio, counterparties: Sequence[str], shift: f
                            for cid in members])
         spreads = np.maximum(quotes + shift * in_bucket[None, :], 0.0)
         recovery = np.array([portfolio.counterparties[cid].recovery for cid in members])
-        todo = list(range(len(members)))
-        while todo:
-            try:
-                curves = bootstrap_hazard_curves(market.as_of, list(tenors), spreads[todo],
-                                                 recovery[todo], market.curve(ccy),
-                                                 market.calendar(ccy),
-                                                 [members[i] for i in todo])
-            except BootstrapError as exc:
-                bad = todo[exc.index or 0]
-                cid = members[bad]
-                base = portfolio.credit[cid]
-                out[cid] = CreditSpec(base.curve.shifted(shift / (1.0 - base.recovery)),
-                                      base.recovery)
+        results = bootstrap_each(market.as_of, list(tenors), spreads, recovery,
+                                 market.curve(ccy), market.calendar(ccy), members)
+        for cid, rec, result in zip(members, recovery, results, strict=True):
+            if isinstance(result, BootstrapError):
+                result = portfolio.credit[cid].curve.shifted(shift / (1.0 - rec))
                 fallback.append(cid)
-                todo.remove(bad)
-                continue
-            out.update({members[i]: CreditSpec(curve, recovery[i])
-                        for i, curve in zip(todo, curves, strict=True)})
-            break
+            out[cid] = CreditSpec(result, float(rec))
     return out, sorted(fallback)
 
 

@@ -69,9 +69,9 @@ def incremental_xva(book: Portfolio, combined: Portfolio, settings: RunSettings
         totals[m] = _increments(tb.sum(keepdims=True), bb.sum(axis=1, keepdims=True),
                                 ta.sum(keepdims=True), ba.sum(axis=1, keepdims=True), n,
                                 size)[0]
-    _add_ead(book, combined, touched, per_ns)
-    new_ids = {t.info.trade_id for t in combined.trades} - {t.info.trade_id for t in book.trades}
     t0 = price_t0(combined.compiled, combined.market)
+    _add_ead(book, combined, t0.npv_base, touched, per_ns)
+    new_ids = {t.info.trade_id for t in combined.trades} - {t.info.trade_id for t in book.trades}
     trades = {t.info.trade_id: {"netting_set_id": t.info.netting_set_id,
                                 "product": t.info.product, "currency": t.info.currency,
                                 "npv": float(t0.npv[i]), "npv_base": float(t0.npv_base[i])}
@@ -111,14 +111,14 @@ def _aligned(before: PartitionResult | None, metric: str, touched: list[str],
     return total, batches
 
 
-def _add_ead(book: Portfolio, combined: Portfolio, touched: list[str],
+def _add_ead(book: Portfolio, combined: Portfolio, npv_base: FloatArray, touched: list[str],
              per_ns: dict[str, dict[str, Any]]) -> None:
-    """SA-CCR EAD of each touched netting set before and after (t0)."""
-    after = netting_set_capital(combined, price_t0(combined.compiled, combined.market).npv_base,
-                                touched)["saccr"]
+    """SA-CCR EAD of each touched netting set before and after (t0); ``npv_base``: the t0
+    values of ``combined``'s trades, the book's first (the new trades are appended)."""
+    after = netting_set_capital(combined, npv_base, touched)["saccr"]
     held = [ns for ns in touched if ns in set(book.compiled.netting_set_ids)]
-    before = netting_set_capital(book, price_t0(book.compiled, book.market).npv_base,
-                                 held)["saccr"] if held else {}
+    before = netting_set_capital(book, npv_base[:len(book.trades)], held)["saccr"] \
+        if held else {}
     for ns in touched:
         b = float(before[ns]["ead"]) if ns in before else 0.0
         a = float(after[ns]["ead"])
