@@ -106,6 +106,10 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
                    help="XVA sensitivities on the same paths: credit (CS01 per CDS tenor), ir "
                    "(delta per curve pillar, gamma), fx, eq (spot deltas); all without KINDS, "
                    "else a comma list (run.json: sensitivities, true or a list)")
+    p.add_argument("--allocation", action=argparse.BooleanOptionalAction, default=None,
+                   help="each trade's share of its netting set's CVA, DVA, FCA and FBA "
+                   "(trades.csv; costs a valuation of every trade on its own; run.json: "
+                   "allocation)")
     side = p.add_mutually_exclusive_group()
     side.add_argument("--bilateral", dest="bilateral", action="store_const", const=True,
                       default=None, help="first-to-default CVA/DVA: each weighted by the other "
@@ -117,7 +121,7 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
                                           "antithetic", "path_chunk", "bilateral", "stress",
-                                          "sensitivities")
+                                          "sensitivities", "allocation")
             if getattr(args, k) is not None}
 
 

@@ -38,7 +38,7 @@ def partition(netting_sets: list[str], dates: int = 3, paths: int = 8) -> Partit
     meta = {"n_paths": paths, "netting_sets": netting_sets,
             "dates": [str(np.datetime64("2026-01-01") + 30 * k) for k in range(dates)],
             "metrics": [], "functionals": [], "fallbacks": {}, "batch_size": paths,
-            "steps": dates, "timings": {}}
+            "steps": dates, "timings": {}, "trade_ids": [], "allocated": []}
     return partition_from_store(meta, arrays)
 
 

@@ -127,7 +127,9 @@ def test_price_writes_results(demo: Path, tmp_path: Path,
     eur = {"T002", "T005", "T006", "T008", "T011", "T014", "T016", "T018", "T020"}
     for i, tid in enumerate(TRADE_IDS):
         row = doc["trades"][tid]
-        assert set(row) == {"npv", "currency", "npv_base"}
+        assert set(row) == {"netting_set_id", "product", "npv", "currency", "npv_base"}
+        assert row["netting_set_id"] == pf.trades[i].info.netting_set_id
+        assert row["product"] == pf.trades[i].info.product
         assert row["currency"] == ("EUR" if tid in eur else "USD")
         assert row["npv"] == values.npv[i]
         assert row["npv_base"] == values.npv_base[i]

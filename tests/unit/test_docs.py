@@ -26,7 +26,7 @@ from xvaflow.cli import main
 from xvaflow.io import market_json
 from xvaflow.io.hedges import HEDGE_COLUMNS
 from xvaflow.io.portfolio import CPTY_COLUMNS, CSA_COLUMNS, NETTING_COLUMNS
-from xvaflow.pipeline.aggregate import EXPOSURE_COLUMNS, STRESS_COLUMNS
+from xvaflow.pipeline.aggregate import EXPOSURE_COLUMNS, STRESS_COLUMNS, TRADE_COLUMNS
 from xvaflow.portfolio import RunConfig
 from xvaflow.products.registry import ALL_TRADE_COLUMNS, COMMON_COLUMNS, PRODUCTS
 
@@ -164,7 +164,8 @@ def test_every_market_key_is_documented() -> None:
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``run --stress --sensitivities``, ``capital``, ``whatif`` and ``price`` of the demo."""
+    """``run --stress --sensitivities --allocation``, ``capital``, ``whatif`` and ``price`` of
+    the demo."""
     tmp = tmp_path_factory.mktemp("docs")
     demo = Path(shutil.copytree(DEMO, tmp / "demo"))
     new = tmp / "new.csv"
@@ -172,7 +173,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     small = ["--paths", "64", "--grid", "6M:1Y"]
     out = {name: tmp / name for name in ("run", "capital", "whatif", "price")}
     assert main(["run", str(demo), "--out", str(out["run"]), *small, "--stress",
-                 "--sensitivities", "--workers", "1", "--partitions", "1"]) == 0
+                 "--sensitivities", "--allocation", "--workers", "1", "--partitions", "1"]) == 0
     assert main(["capital", str(demo), "--out", str(out["capital"])]) == 0
     assert main(["whatif", str(demo), "--trades", str(new), "--out", str(out["whatif"]),
                  *small]) == 0
@@ -237,6 +238,7 @@ def test_every_diagnostics_field_is_documented(outputs: dict[str, Path]) -> None
 
 
 @pytest.mark.parametrize(("file", "columns"), [("exposure.csv", EXPOSURE_COLUMNS),
+                                               ("trades.csv", TRADE_COLUMNS),
                                                ("stress.csv", STRESS_COLUMNS)])
 def test_every_csv_column_is_documented(outputs: dict[str, Path], file: str,
                                         columns: tuple[str, ...]) -> None:

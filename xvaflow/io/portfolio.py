@@ -665,7 +665,7 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
                 log.add(file, None, key, f"must be true, false or a list of "
                         f"{', '.join(SENSITIVITY_KINDS)}, got {_short(raw[key])}")
                 continue
-        elif key in ("bilateral", "antithetic", "stress"):
+        elif key in ("bilateral", "antithetic", "stress", "allocation"):
             if not isinstance(value, bool):
                 log.add(file, None, key, f"must be true or false, got {value!r}")
                 continue

@@ -173,6 +173,40 @@ def _risk(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, st
     return stress, sensitivities, rows
 
 
+def allocated_trades(trades: dict[str, dict[str, Any]], parts: Sequence[PartitionResult]
+                     ) -> dict[str, dict[str, Any]]:
+    """results.json ``trades``: the t0 section with each trade's allocated ``cva``, ``dva``,
+    ``fca``, ``fba`` (:mod:`xvaflow.xva.allocation`; null when the run did not allocate or
+    the metric is not computed)."""
+    share: dict[str, dict[str, float | None]] = {}
+    for p in parts:
+        for m, per_trade in p.trade_xva.items():
+            for tid, v in zip(p.trade_ids, per_trade, strict=True):
+                share.setdefault(tid, {})[m] = _num(v / p.n_paths)
+    return {tid: {**entry, **{m: share.get(tid, {}).get(m) for m in METRICS}}
+            for tid, entry in trades.items()}
+
+
+TRADE_COLUMNS = ("trade_id", "netting_set_id", "counterparty_id", "product", "currency", "npv",
+                 "npv_base", *METRICS)
+
+
+def trades_csv(trades: dict[str, dict[str, Any]],
+               netting_sets: dict[str, dict[str, str | None]]) -> str:
+    """trades.csv: one row per trade (file order) with its netting set, counterparty, product,
+    t0 value (trade currency and base) and allocated XVA (empty when not allocated)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TRADE_COLUMNS)
+    for tid, t in trades.items():
+        ns = t["netting_set_id"]
+        w.writerow([csv_text(tid), csv_text(ns), csv_text(str(netting_sets[ns]["counterparty_id"])),
+                    t["product"], t["currency"],
+                    *("" if t.get(k) is None else _fmt(t[k]) for k in ("npv", "npv_base",
+                                                                      *METRICS))])
+    return buf.getvalue()
+
+
 STRESS_COLUMNS = ("scenario", "netting_set_id", "metric", "base", "stressed", "change",
                   "change_stderr")
 

@@ -44,7 +44,7 @@ from xvaflow.io.portfolio import load_portfolio, run_config_from, simulation_pro
 from xvaflow.models.crossasset import CrossAssetModel
 from xvaflow.models.volatility import ForwardVariance
 from xvaflow.optimise.diagnostics import desk_diagnostics, netting_set_attributes
-from xvaflow.pipeline.aggregate import aggregate, netting_set_info
+from xvaflow.pipeline.aggregate import aggregate, allocated_trades, netting_set_info, trades_csv
 from xvaflow.pipeline.partition import partition_netting_sets
 from xvaflow.pipeline.store import (
     MissingObjectError,
@@ -136,7 +136,8 @@ def settings_for(portfolio: Portfolio, overrides: dict[str, Any], source: str) -
     cfg = portfolio_config(portfolio, overrides, source)
     return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
                        antithetic=cfg.antithetic, backend=cfg.backend, path_chunk=cfg.path_chunk,
-                       stress=cfg.stress, sensitivities=cfg.sensitivities)
+                       stress=cfg.stress, sensitivities=cfg.sensitivities,
+                       allocation=cfg.allocation)
 
 
 def simulation_plan(portfolio: Portfolio, settings: RunSettings
@@ -456,10 +457,13 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
         arrays[f"xva_{m}_total"], arrays[f"xva_{m}_batches"] = total, batches
     for m, by_date in r.xva_by_date.items():
         arrays[f"xva_{m}_by_date"] = by_date
+    for m, per_trade in r.trade_xva.items():
+        arrays[f"trade_{m}"] = per_trade
     meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
             "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
             "functionals": list(r.xva), "metrics": sorted(r.xva_by_date),
-            "timings": r.timings, "fallbacks": r.fallbacks}
+            "timings": r.timings, "fallbacks": r.fallbacks, "trade_ids": r.trade_ids,
+            "allocated": sorted(r.trade_xva)}
     return arrays, meta
 
 
@@ -478,7 +482,9 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         n_paths=int(meta["n_paths"]), batch_size=int(meta["batch_size"]), eepe=arrays["eepe"],
         steps=int(meta["steps"]),
         xva_by_date={m: arrays[f"xva_{m}_by_date"] for m in meta["metrics"]},
-        timings=dict(meta["timings"]), fallbacks=dict(meta["fallbacks"]))
+        timings=dict(meta["timings"]), fallbacks=dict(meta["fallbacks"]),
+        trade_ids=list(meta["trade_ids"]),
+        trade_xva={m: arrays[f"trade_{m}"] for m in meta["allocated"]})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,9 +538,11 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
                                            run_info, spec["credit_buckets"])
     document["capital"] = merge_capital(capital_parts, list(spec["netting_sets"]),
                                         spec["capital_inputs"])
-    document["trades"] = get_json(store, f"{prefix}trades.json")
+    document["trades"] = allocated_trades(get_json(store, f"{prefix}trades.json"), parts)
     results_key, exposure_key = f"{prefix}output/results.json", f"{prefix}output/exposure.csv"
     store.put_bytes(exposure_key, exposure.encode())
+    store.put_bytes(f"{prefix}output/trades.csv",
+                    trades_csv(document["trades"], spec["netting_sets"]).encode())
     if stress is not None:
         store.put_bytes(f"{prefix}output/stress.csv", stress.encode())
     put_json(store, results_key, document)

@@ -129,3 +129,4 @@ class RunConfig:
     path_chunk: int | None = None
     stress: bool = False
     sensitivities: tuple[str, ...] = ()  # of SENSITIVITY_KINDS
+    allocation: bool = False  # trades.csv: each trade's share of its netting set's XVA

@@ -78,7 +78,7 @@ RANGE_SD = 7.0
 MIN_HERMITE_NODES, MAX_HERMITE_NODES = 16, 512
 
 
-def _scatter(xp: Any, values: Any, rows: IntArray, n_rows: int) -> Any:
+def scatter_rows(xp: Any, values: Any, rows: IntArray, n_rows: int) -> Any:
     """Sum rows of ``values`` ``[n, paths]`` into ``[n_rows, paths]`` by ``rows`` ``[n]``."""
     if values.shape[0] == 0:
         return xp.zeros((n_rows, values.shape[1]))
@@ -109,7 +109,7 @@ def _accumulate(xp: Any, out: Any, values: Any, rows: IntArray) -> None:
             out[r] += values[i]
         return
     uniq, inverse = np.unique(rows, return_inverse=True)
-    out[uniq] += _scatter(xp, values, inverse.ravel(), uniq.size)
+    out[uniq] += scatter_rows(xp, values, inverse.ravel(), uniq.size)
 
 
 def _segments(sorted_keys: IntArray) -> tuple[IntArray, IntArray]:

@@ -18,10 +18,13 @@ SCHEMA_VERSION = 1
 
 
 def trades_section(compiled: CompiledPortfolio, values: TradeValues) -> dict[str, Any]:
-    """``{"T1": {"npv", "currency", "npv_base"}, ...}`` in trade order."""
+    """``{"T1": {"netting_set_id", "product", "npv", "currency", "npv_base"}, ...}`` in trade
+    order."""
     return {
-        tid: {"npv": _num(values.npv[i]), "currency": compiled.currencies[
-            compiled.trade_currency[i]], "npv_base": _num(values.npv_base[i])}
+        tid: {"netting_set_id": compiled.netting_set_ids[compiled.netting_set[i]],
+              "product": compiled.products[i], "npv": _num(values.npv[i]),
+              "currency": compiled.currencies[compiled.trade_currency[i]],
+              "npv_base": _num(values.npv_base[i])}
         for i, tid in enumerate(compiled.trade_ids)
     }
 

@@ -22,7 +22,7 @@ which gives the standard errors of portfolio totals without keeping per-path val
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -138,6 +138,12 @@ class XvaAccumulator:
         by_date: metric -> ``[dates, ns]`` sum over all paths of the term of each interval
             (t_{i-1}, t_i] (the term structure).
         batches: metric -> ``[B, ns]`` sums over each batch.
+        by_exposure: metric -> (``[dates, ns]``, ``[dates, ns]``) the linear part's terms by
+            the exposure they weigh: each date's exposure after payments (times its weights in
+            both intervals it bounds) and its interval portfolio's.
+        today: metric -> ``[ns]`` today's exposure term, path sum (:meth:`add_today`).
+        curvature: metric -> ``[dates, ns]`` the curvature terms, path sums
+            (:meth:`add_curvature`).
     """
 
     weights: XvaWeights
@@ -146,13 +152,17 @@ class XvaAccumulator:
     batch_size: int
     by_date: dict[str, FloatArray]
     batches: dict[str, FloatArray]
+    by_exposure: dict[str, tuple[FloatArray, FloatArray]]
+    today: dict[str, FloatArray] = field(default_factory=dict)
+    curvature: dict[str, FloatArray] = field(default_factory=dict)
 
     @classmethod
     def create(cls, weights: XvaWeights, n_paths: int, antithetic: bool) -> XvaAccumulator:
         b, m = batch_layout(n_paths, antithetic)
         shape = next(iter(weights.left.values())).shape
         return cls(weights, n_paths, b, m, {k: np.zeros(shape) for k in weights.left},
-                   {k: np.zeros((b, shape[1])) for k in weights.left})
+                   {k: np.zeros((b, shape[1])) for k in weights.left},
+                   {k: (np.zeros(shape), np.zeros(shape)) for k in weights.left})
 
     @property
     def total(self) -> dict[str, FloatArray]:
@@ -204,6 +214,8 @@ class XvaAccumulator:
             self.by_date[name][k] += paid * post + right * star
             if not last:
                 self.by_date[name][k + 1] += nxt * post
+            self.by_exposure[name][0][k] += (paid + nxt) * post
+            self.by_exposure[name][1][k] += right * star
             if post_b is not None:
                 self.batches[name][batch_ids] += ((paid + nxt)[None, :] * post_b
                                                   + right[None, :] * star_b)
@@ -215,6 +227,7 @@ class XvaAccumulator:
             terms = np.zeros_like(self.by_date[name])
             terms[0] = self.weights.left[name][0] * np.maximum(
                 net if self.weights.functionals[name].positive else -net, 0.0)
+            self.today[name] = self.n_paths * terms[0]
             self._add_constant(name, terms)
 
     def add_curvature(self, times: FloatArray, profile: ExposureProfile, today: FloatArray
@@ -225,11 +238,13 @@ class XvaAccumulator:
         start_var = np.vstack([np.zeros_like(today)[None, :], profile.net_var[:-1]])
         for name, f in self.weights.functionals.items():
             sign = 1.0 if f.positive else -1.0
-            self._add_constant(name, np.stack([curvature(
+            terms = np.stack([curvature(
                 times, mu, (sign * start_mean[:, j], start_var[:, j]),
                 (sign * profile.interval_mean[:, j], profile.interval_var[:, j]),
                 self.weights.pay_mean[:, j])
-                for j, mu in enumerate(f.measures)], axis=1))
+                for j, mu in enumerate(f.measures)], axis=1)
+            self.curvature[name] = self.n_paths * terms
+            self._add_constant(name, terms)
 
 
 def batch_stderr(batch_sums: FloatArray, batch_size: int) -> FloatArray:

@@ -2,9 +2,10 @@
 
 simulation -> pricing -> collateral -> exposure -> XVA, streamed one grid date at a time:
 
-1. the model and the grid are built from the *whole* portfolio (all currencies, equities,
-   option expiries and margin periods), so every partition simulates exactly the same paths
-   with the same random numbers, whatever the partition count;
+1. the model simulates every factor of the market and the exposure dates span the whole
+   portfolio; the grid adds the partition's own option dates and margin-call dates. The
+   random numbers are keyed by path and calendar day, so every partition sees exactly the
+   same paths on the dates they share, whatever the partition count;
 2. at every grid date the state advances (:class:`~xvaflow.simulation.scenario.Scenario`) and
    path-dependent memory is updated (coupons fixing, options exercising);
 3. at a lag date, collateralised netting sets are valued and their margin call is made;
@@ -54,6 +55,7 @@ from xvaflow.xva.adjustments import (
     xva_functionals,
     xva_weights,
 )
+from xvaflow.xva.allocation import TradeAllocation, trades_as_netting_sets
 from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document
 from xvaflow.xva.risk import CoverageScenario, risk_functionals, shifted_credit, variant
 
@@ -71,6 +73,7 @@ class RunSettings:
     path_chunk: int | None = None
     stress: bool = False
     sensitivities: tuple[str, ...] = ()  # of xvaflow.portfolio.SENSITIVITY_KINDS
+    allocation: bool = False  # each trade's share of its netting set's XVA
 
 
 @dataclass
@@ -92,6 +95,9 @@ class PartitionResult:
         timings: stage -> seconds.
         fallbacks: credit scenario -> counterparties whose shifted spreads could not be
             bootstrapped (they took the parallel hazard shift).
+        trade_ids: ``[T]`` the partition's trades (portfolio order).
+        trade_xva: metric -> ``[T]`` each trade's share of its netting set's path sum
+            (:mod:`xvaflow.xva.allocation`; empty unless ``RunSettings.allocation``).
     """
 
     netting_sets: list[str]
@@ -107,14 +113,27 @@ class PartitionResult:
     xva_by_date: dict[str, FloatArray]
     timings: dict[str, float] = field(default_factory=dict)
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    trade_ids: list[str] = field(default_factory=list)
+    trade_xva: dict[str, FloatArray] = field(default_factory=dict)
 
 
-def simulation_setup(portfolio: Portfolio, settings: RunSettings) -> tuple[CrossAssetModel,
-                                                                          TimeGrid]:
-    """Model and grid of the whole portfolio (identical for every partition)."""
+def simulation_setup(portfolio: Portfolio, settings: RunSettings,
+                     netting_sets: Sequence[str] | None = None
+                     ) -> tuple[CrossAssetModel, TimeGrid]:
+    """Model and grid for valuing ``netting_sets`` (default: all) of the portfolio.
+
+    The model simulates every factor of the market and the exposure dates span the whole
+    portfolio, whatever ``netting_sets`` holds; the other dates of the grid (option expiries
+    and settlements, margin-call dates) are only those of ``netting_sets``. The paths on a
+    date do not depend on the other dates simulated (:mod:`xvaflow.simulation.scenario`), so
+    a netting set's figures are the same in any partition.
+    """
     c = portfolio.compiled
-    used = {ns.csa_id for ns in portfolio.netting_sets.values() if ns.csa_id is not None}
-    csas = [portfolio.csas[i] for i in sorted(used)]
+    own = c if netting_sets is None else _subset(c, netting_sets)
+    everyone = [ns.csa_id for ns in portfolio.netting_sets.values()]
+    mine = everyone if netting_sets is None else [portfolio.netting_sets[n].csa_id
+                                                  for n in netting_sets]
+    csas = [portfolio.csas[i] for i in sorted({i for i in everyone if i is not None})]
     # Every factor the market can simulate, not only the book's: the paths must not depend
     # on what the book holds (common random numbers across what-if runs).
     ccys, equities = market_factors(portfolio.market)
@@ -123,12 +142,19 @@ def simulation_setup(portfolio: Portfolio, settings: RunSettings) -> tuple[Cross
     exposure = exposure_dates(settings.grid, portfolio.market.as_of, portfolio_end(portfolio))
     # Exercise, settlement and payoff dates of options: on the grid, so that a path's
     # decision and payment use its own state on that date.
-    product_times = np.r_[c.swaptions.expiry, c.fx_options.expiry, c.fx_options.pay_time,
-                          c.equity.expiry]
-    mpors = {a.mpor_days for a in csas}
+    product_times = np.r_[own.swaptions.expiry, own.fx_options.expiry, own.fx_options.pay_time,
+                          own.equity.expiry]
+    mpors = {portfolio.csas[i].mpor_days for i in mine if i is not None}
     grid = build_grid(portfolio.market.as_of, exposure, product_times, mpors,
                       portfolio.market.calendar(portfolio.market.base_currency))
     return model, grid
+
+
+def _subset(compiled: CompiledPortfolio, netting_sets: Sequence[str]) -> CompiledPortfolio:
+    """The compiled trades of ``netting_sets``."""
+    wanted = set(netting_sets)
+    return compiled.subset(np.array([compiled.netting_set_ids[i] in wanted
+                                     for i in compiled.netting_set], dtype=bool))
 
 
 def portfolio_end(portfolio: Portfolio) -> float:
@@ -190,6 +216,8 @@ class _Book:
             stress and CS01 functionals; a bumped book's the metrics and means only).
         coverage: collateral coverage scenarios (base book only): the same values with the
             collateral scaled, each with its own profile (means only) and accumulator.
+        trade_npv: ``[T]`` t0 values of the trades in base currency on this market.
+        allocation: the trade allocation's sums (base book, when asked for).
     """
 
     name: str | None
@@ -199,6 +227,8 @@ class _Book:
     profile: ExposureProfile
     acc: XvaAccumulator
     coverage: list[tuple[CoverageScenario, ExposureProfile, XvaAccumulator]]
+    trade_npv: FloatArray
+    allocation: TradeAllocation | None = None
 
 
 @dataclass
@@ -215,6 +245,7 @@ class _Partition:
     # lag grid index -> [(exposure index k whose collateral it calls, CSA rows)]
     lag_calls: dict[int, list[tuple[int, np.ndarray]]]
     books: list[_Book]
+    trades: CompiledPortfolio | None  # every trade its own netting set, for the allocation
 
 
 def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: RunSettings,
@@ -234,11 +265,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         progress: called with (done, total) grid steps after each step of each chunk.
     """
     started = time.perf_counter()
-    model, grid = simulation_setup(portfolio, settings)
-    full = portfolio.compiled
-    wanted = set(netting_sets)
-    keep = np.array([full.netting_set_ids[i] in wanted for i in full.netting_set], dtype=bool)
-    compiled = full.subset(keep)
+    model, grid = simulation_setup(portfolio, settings, netting_sets)
+    compiled = _subset(portfolio.compiled, netting_sets)
     ns_ids = list(netting_sets)
     csa = _csa_arrays(portfolio, ns_ids, model)
     exposure_times = grid.times[grid.exposure_steps]
@@ -269,11 +297,20 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                      profile(quantiles=name is None),
                      XvaAccumulator.create(weights, settings.paths, settings.antithetic),
                      [(c, profile(quantiles=False), XvaAccumulator.create(
-                         base_weights, settings.paths, settings.antithetic)) for c in coverage])
+                         base_weights, settings.paths, settings.antithetic)) for c in coverage],
+                     trade_npv)
 
     risk = risk_functionals(portfolio, ns_ids, settings.bilateral, settings.stress,
                             "credit" in settings.sensitivities)
     books = [book(None, portfolio.market, portfolio.credit, risk.functionals, risk.coverage)]
+    if settings.allocation:
+        margined = np.zeros(len(ns_ids), dtype=bool)
+        margined[csa.column] = True
+        col = {n: i for i, n in enumerate(ns_ids)}
+        books[0].allocation = TradeAllocation.create(
+            exposure_times.size, np.array([col[compiled.netting_set_ids[i]]
+                                           for i in compiled.netting_set], dtype=np.int64),
+            margined)
     kinds = set(settings.sensitivities) - {"credit"}
     if kinds:
         for bump in market_bumps(read_market_document(portfolio), model.currencies,
@@ -287,7 +324,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         rows = np.flatnonzero(csa.mpor_days == mpor)
         for k, step in enumerate(grid.exposure_steps):
             lag_calls.setdefault(int(lags[step]), []).append((k, rows))
-    part = _Partition(portfolio, compiled, model, grid, ns_ids, csa, settings, lag_calls, books)
+    part = _Partition(portfolio, compiled, model, grid, ns_ids, csa, settings, lag_calls, books,
+                      trades_as_netting_sets(compiled) if settings.allocation else None)
     timings = {"setup": time.perf_counter() - started, "valuation": 0.0}
     chunks = range(0, settings.paths, chunk)
     for i, first in enumerate(chunks):
@@ -308,8 +346,15 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
             suffix = scenario.name if scenario is not None else b.name
             xva.update({name if suffix is None else variant(name, suffix):
                         (total, acc.batches[name]) for name, total in acc.total.items()})
-    timings["total"] = time.perf_counter() - started
     base_book = books[0]
+    trade_xva = {}
+    if base_book.allocation is not None:
+        shares = base_book.allocation.allocate(
+            base_book.acc, base_book.profile, exposure_times,
+            (base_book.trade_npv, base_book.npv, _today_collateral(base_book.npv, csa,
+                                                                   base_book.model)))
+        trade_xva = {m: shares[m] for m in METRICS if m in shares}
+    timings["total"] = time.perf_counter() - started
     return PartitionResult(
         netting_sets=ns_ids, dates=grid.dates[grid.exposure_steps], times=exposure_times,
         npv=base_book.npv, profile=base_book.profile, xva=xva,
@@ -318,7 +363,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                   _eepe_window(portfolio, compiled, ns_ids)), steps=len(grid),
         xva_by_date={m: base_book.acc.by_date[m] for m in METRICS
                      if m in base_book.acc.by_date},
-        timings=timings, fallbacks=risk.fallbacks)
+        timings=timings, fallbacks=risk.fallbacks, trade_ids=list(compiled.trade_ids),
+        trade_xva=trade_xva)
 
 
 class _BookRun:
@@ -330,6 +376,16 @@ class _BookRun:
         self.valuer = ScenarioValuer(part.compiled, book.model, scenario, part.ns_ids,
                                      book.market)
         n_paths, csa = scenario.n_paths, part.csa
+        # the allocation's valuer: each trade alone; its values at the lag dates
+        self.trades = None if book.allocation is None or part.trades is None else \
+            ScenarioValuer(part.trades, book.model, scenario, part.trades.netting_set_ids,
+                           book.market)
+        self.t0_trades = xp.asarray(book.trade_npv)[:, None] + xp.zeros((book.trade_npv.size,
+                                                                         n_paths))
+        self.pending_trades: dict[int, Any] = {}  # exposure index -> V_i at its lag date
+        # exposure index -> [(trades, their interval values at a lag date after the previous
+        # exposure date)]: the lag values of the interval portfolio
+        self.interval_trades: dict[int, list[tuple[np.ndarray, Any]]] = {}
         # Today's balance: the call on today's value (the netting set is margined at as_of).
         t0_value = xp.asarray(book.npv[csa.column] / book.model.fx_spot[csa.currency])[:, None]
         self.balance = margin_call(t0_value + xp.zeros((len(csa), n_paths)),
@@ -339,6 +395,11 @@ class _BookRun:
         # exposure index -> [(CSA rows, balance)] called on the interval portfolio (a lag date
         # after the previous exposure date, with flows paid since)
         self.interval_calls: dict[int, list[tuple[np.ndarray, Any]]] = {}
+
+    @property
+    def valuers(self) -> list[ScenarioValuer]:
+        """The valuers that follow the paths (the book's, and each trade's for allocation)."""
+        return [self.valuer] if self.trades is None else [self.valuer, self.trades]
 
     def _fx_all(self, step: Step) -> Any:
         """Base value of one unit of each currency, ``[C, paths]``."""
@@ -357,8 +418,17 @@ class _BookRun:
                 subset[csa.column[rows]] = True
         values = valuer.netting_set_values(step.t, step.state, subset)
         numeraire = model.numeraire(step.t, step.state)
+        alloc = self.book.allocation
         for target, rows in calls:
             if rows.size:
+                if self.trades is not None and alloc is not None:
+                    called = np.isin(alloc.ns_of_trade, csa.column[rows])
+                    lag = self.pending_trades.setdefault(target, self.t0_trades.copy())
+                    trade_values = self.trades.netting_set_values(step.t, step.state, called)
+                    lag[called] = trade_values[called]
+                    if valuer.cash_paid and index > exposure_index[target]:
+                        self.interval_trades.setdefault(target, []).append((called, (
+                            self.trades.interval_values(trade_values, step.t, step.state))))
                 fx_csa = self._fx_all(step)[csa.currency[rows]]
                 prior = self.balance[rows]
                 new = margin_call(values[csa.column[rows]] / fx_csa, prior, csa, rows)
@@ -388,6 +458,18 @@ class _BookRun:
                 interval_collateral[csa.column] = held_collateral(called, csa) * fx_now
             interval = (valuer.interval_values(values, step.t, step.state), interval_collateral)
         book = self.book
+        if self.trades is not None and alloc is not None:
+            trade_values = self.trades.netting_set_values(step.t, step.state)
+            lag = self.pending_trades.pop(k, self.t0_trades)
+            alloc.add(k, trade_values, lag, values, collateral, numeraire,
+                      interval=interval is None)
+            if interval is not None:
+                lag = lag.copy()
+                for called, star in self.interval_trades.pop(k, []):
+                    lag[called] = star[called]
+                alloc.add(k, self.trades.interval_values(trade_values, step.t, step.state),
+                          lag, *interval, numeraire, post=False)
+            self.trades.reset_cash()
         exposure, interval_exposure = book.profile.add(k, values, collateral, numeraire,
                                                        interval, first)
         book.acc.add(k, exposure, interval_exposure, first)
@@ -409,11 +491,12 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
     exposure_index = np.r_[-1, grid.exposure_steps]  # grid index of exposure date k - 1 at k
     k = 0
     value_time = 0.0
+    valuers = [v for run in runs for v in run.valuers]
     for step in scenario.steps():
-        for run in runs:
-            run.valuer.advance(step.t, step.state)
+        for valuer in valuers:
+            valuer.advance(step.t, step.state)
         # the fixings no valuer needs any more (all value the same trades)
-        scenario.forget(min(run.valuer.history_needed(step.t) for run in runs))
+        scenario.forget(min(v.history_needed(step.t) for v in valuers))
         index = step.index - 1  # grid index = step number - 1
         calls = part.lag_calls.get(index, [])
         is_exposure = bool(grid.exposure[index])

@@ -183,6 +183,26 @@ def bachelier_positive(mean: FloatArray, var: FloatArray) -> FloatArray:
     return out
 
 
+def _curvature_nodes(times: FloatArray, measure: Measure, pay_mean: FloatArray
+                     ) -> tuple[FloatArray, FloatArray]:
+    """(nodes u ``[n, GL_NODES]`` in (0, u_c], weights ``[n, GL_NODES]``: rho(t) du (b - a))
+    of each interval's curvature quadrature."""
+    edges = np.r_[0.0, times]
+    a, b = edges[:-1], edges[1:]
+    width = b - a
+    # Nodes in u = (t - a)/(b - a) on (0, u_c]; the first interval in s = sqrt(u) (E ~ sqrt t
+    # near 0).
+    u_c = (np.clip(pay_mean, a, b) - a) / width
+    first = np.zeros(times.size, dtype=bool)
+    first[:1] = True
+    root = np.sqrt(u_c)[:, None] * _UNIT_X[None, :]
+    u = np.where(first[:, None], root**2, u_c[:, None] * _UNIT_X[None, :])
+    du = np.where(first[:, None], 2.0 * root * np.sqrt(u_c)[:, None] * _UNIT_W[None, :],
+                  u_c[:, None] * _UNIT_W[None, :])
+    t = a[:, None] + width[:, None] * u
+    return u, measure.density(t) * du * width[:, None]
+
+
 def curvature(times: FloatArray, measure: Measure, start: tuple[FloatArray, FloatArray],
               end: tuple[FloatArray, FloatArray], pay_mean: FloatArray) -> FloatArray:
     """``[n]`` curvature corrections of the positive part on (t_{k-1}, pbar_k] (see the
@@ -196,23 +216,39 @@ def curvature(times: FloatArray, measure: Measure, start: tuple[FloatArray, Floa
         end: (mean, variance) ``[n]`` at each interval's end (interval portfolio).
         pay_mean: ``[n]`` the intervals' mean payment times pbar_k.
     """
-    edges = np.r_[0.0, times]
-    a, b = edges[:-1], edges[1:]
-    width = b - a
-    # Nodes in u = (t - a)/(b - a) on (0, u_c]; the first interval in s = sqrt(u) (E ~ sqrt t
-    # near 0).
-    u_c = (np.clip(pay_mean, a, b) - a) / width
-    first = np.zeros(times.size, dtype=bool)
-    first[:1] = True
-    root = np.sqrt(u_c)[:, None] * _UNIT_X[None, :]
-    u = np.where(first[:, None], root**2, u_c[:, None] * _UNIT_X[None, :])
-    du = np.where(first[:, None], 2.0 * root * np.sqrt(u_c)[:, None] * _UNIT_W[None, :],
-                  u_c[:, None] * _UNIT_W[None, :])
+    u, weight = _curvature_nodes(times, measure, pay_mean)
     (m0, v0), (m1, v1) = start, end
     mean = m0[:, None] + (m1 - m0)[:, None] * u
     var = v0[:, None] + (v1 - v0)[:, None] * u
     ends = (bachelier_positive(m0, v0), bachelier_positive(m1, v1))
     shape = bachelier_positive(mean, var) - (ends[0][:, None] + (ends[1] - ends[0])[:, None] * u)
-    t = a[:, None] + width[:, None] * u
-    out: FloatArray = (shape * measure.density(t) * du).sum(axis=1) * width
+    out: FloatArray = (shape * weight).sum(axis=1)
+    return out
+
+
+def _bachelier_gradient(mean: FloatArray, var: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(dB/dmean, dB/dvar) of :func:`bachelier_positive`: Phi(z) and phi(z) / (2 sd); where
+    var = 0, 1{mean > 0} and 0 (the variance derivative is unbounded only at mean = 0)."""
+    sd = np.sqrt(np.maximum(var, 0.0))
+    safe = np.where(sd > 0.0, sd, 1.0)
+    z = mean / safe
+    d_mean = np.where(sd > 0.0, ndtr(z), (mean > 0.0).astype(float))
+    d_var = np.where(sd > 0.0, np.exp(-0.5 * z * z) / (np.sqrt(2.0 * np.pi) * 2.0 * safe), 0.0)
+    return d_mean, d_var
+
+
+def curvature_gradient(times: FloatArray, measure: Measure,
+                       start: tuple[FloatArray, FloatArray], end: tuple[FloatArray, FloatArray],
+                       pay_mean: FloatArray) -> FloatArray:
+    """``[4, n]`` derivatives of :func:`curvature` in (start mean, start variance, end mean,
+    end variance) of each interval (the trade allocation's Euler terms)."""
+    u, weight = _curvature_nodes(times, measure, pay_mean)
+    (m0, v0), (m1, v1) = start, end
+    dm, dv = _bachelier_gradient(m0[:, None] + (m1 - m0)[:, None] * u,
+                                 v0[:, None] + (v1 - v0)[:, None] * u)
+    (dm0, dv0), (dm1, dv1) = _bachelier_gradient(m0, v0), _bachelier_gradient(m1, v1)
+    out: FloatArray = np.stack([((dm - dm0[:, None]) * (1.0 - u) * weight).sum(axis=1),
+                                ((dv - dv0[:, None]) * (1.0 - u) * weight).sum(axis=1),
+                                ((dm - dm1[:, None]) * u * weight).sum(axis=1),
+                                ((dv - dv1[:, None]) * u * weight).sum(axis=1)])
     return out

@@ -49,7 +49,7 @@ def incremental_xva(book: Portfolio, combined: Portfolio, settings: RunSettings
     started = time.perf_counter()
     touched = touched_netting_sets(book, combined)
     fixed = dataclasses.replace(settings, grid=_as_setting(resolved_grid(combined, settings)),
-                                stress=False, sensitivities=())
+                                stress=False, sensitivities=(), allocation=False)
     after = run_partition(combined, touched, fixed)
     held = [ns for ns in touched if ns in set(book.compiled.netting_set_ids)]
     before = run_partition(book, held, fixed) if held else None
