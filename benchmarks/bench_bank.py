@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_bank.py [--counterparties 1000] [--trades 20000] [--paths 10000]
                                     [--grid auto] [--workers 2] [--partitions 2] [--seed 42]
                                     [--keep DIR] [--stress] [--sensitivities KINDS]
+                                    [--allocation] [--path-chunk N]
 
 Generates the portfolio (timed apart), then runs the whole local workflow
 (:func:`xvaflow.pipeline.local.run_pipeline`: the Step Functions definition executed locally:
@@ -13,7 +14,8 @@ diagnostics) and reports wall time, peak resident memory of the process and its 
 (sampled), and throughput in paths x exposure dates x netting sets per second. Targets on the
 2-core reference machine: under 120 s and under 6 GB (stretch: under 60 s). The last line is a
 JSON summary. ``--stress`` / ``--sensitivities KINDS`` add the stress scenarios and the
-sensitivities (computed in the same pass; :mod:`xvaflow.xva.risk`) to measure what they cost.
+sensitivities (computed in the same pass; :mod:`xvaflow.xva.risk`), ``--allocation`` the trade
+allocation (:mod:`xvaflow.xva.allocation`), to measure what they cost.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main() -> int:
     p.add_argument("--stress", action="store_true", help="stress scenarios too")
     p.add_argument("--sensitivities", default="", metavar="KINDS",
                    help="sensitivities too: a comma list of credit, ir, fx, eq")
+    p.add_argument("--allocation", action="store_true", help="trade allocation too")
+    p.add_argument("--path-chunk", type=int, help="simulate paths in chunks of this size")
     args = p.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="xvaflow-bank-"))
@@ -57,7 +61,9 @@ def main() -> int:
     generated = time.perf_counter() - tick
 
     overrides = {"paths": args.paths, "grid": args.grid, "partitions": args.partitions,
-                 "stress": args.stress, "sensitivities": args.sensitivities}
+                 "stress": args.stress, "sensitivities": args.sensitivities,
+                 "allocation": args.allocation,
+                 **({"path_chunk": args.path_chunk} if args.path_chunk else {})}
     with TreeMemory() as mem:
         tick = time.perf_counter()
         summary = run_pipeline(portfolio, out, overrides, workers=args.workers,

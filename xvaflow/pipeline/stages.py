@@ -162,6 +162,11 @@ per-path arrays (they are summed per netting set). Checked against bench_bank (1
 sets, 3,000 options, 10,000 paths, 2 partitions): estimate 2.7 GiB per partition, measured
 peak 4.6 GB for the two workers together (benchmarks/RESULTS.md)."""
 
+ALLOCATION_ARRAYS = 8
+"""Arrays of ``[trades, chunk]`` floats the trade allocation adds per trade of a partition (each
+trade's values, at the lag date and of the interval portfolio, its move over the margin period
+and the temporaries of the sums; :mod:`xvaflow.xva.allocation`)."""
+
 
 def memory_estimate(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
                     factors: int, partitions: int) -> int:
@@ -174,7 +179,9 @@ def memory_estimate(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
 
         8 bytes x (D x P                     the portfolio's exposure on every path (PFE)
                    + D x N x 0.05 P          the upper tails kept for PFE when chunked
-                   + 16 x C x (N + O + 2 F)) the per-chunk arrays (:data:`CHUNK_ARRAYS`)
+                   + 16 x C x (N + O + 2 F)  the per-chunk arrays (:data:`CHUNK_ARRAYS`)
+                   + 8 x C x T)              with the allocation, per trade of the partition
+                                             (:data:`ALLOCATION_ARRAYS`)
     """
     c = portfolio.compiled
     n_ns = max(1, len(c.netting_set_ids))
@@ -185,7 +192,10 @@ def memory_estimate(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
     chunk = min(settings.path_chunk or paths, paths)
     dates = int(grid.exposure_steps.size)
     tails = dates * ns * (paths - int(0.95 * (paths - 1))) if chunk < paths else 0
-    return 8 * (dates * paths + tails + CHUNK_ARRAYS * chunk * (ns + trades + 2 * factors))
+    allocated = ALLOCATION_ARRAYS * chunk * -(-len(c.trade_ids) // k) if settings.allocation \
+        else 0
+    return 8 * (dates * paths + tails + CHUNK_ARRAYS * chunk * (ns + trades + 2 * factors)
+                + allocated)
 
 
 def machine_memory() -> int | None:

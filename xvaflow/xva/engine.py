@@ -59,6 +59,8 @@ from xvaflow.xva.allocation import TradeAllocation, trades_as_netting_sets
 from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document
 from xvaflow.xva.risk import CoverageScenario, risk_functionals, shifted_credit, variant
 
+WITHOUT = "without"  # the book of a what-if's base (run_partition's ``without``)
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -217,6 +219,7 @@ class _Book:
         coverage: collateral coverage scenarios (base book only): the same values with the
             collateral scaled, each with its own profile (means only) and accumulator.
         trade_npv: ``[T]`` t0 values of the trades in base currency on this market.
+        compiled: the trades it values (the partition's, or fewer: :data:`WITHOUT`).
         allocation: the trade allocation's sums (base book, when asked for).
     """
 
@@ -228,6 +231,7 @@ class _Book:
     acc: XvaAccumulator
     coverage: list[tuple[CoverageScenario, ExposureProfile, XvaAccumulator]]
     trade_npv: FloatArray
+    compiled: CompiledPortfolio
     allocation: TradeAllocation | None = None
 
 
@@ -235,8 +239,6 @@ class _Book:
 class _Partition:
     """What every chunk of paths of one partition shares."""
 
-    portfolio: Portfolio
-    compiled: CompiledPortfolio
     model: CrossAssetModel
     grid: TimeGrid
     ns_ids: list[str]
@@ -249,7 +251,8 @@ class _Partition:
 
 
 def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: RunSettings,
-                  progress: Callable[[int, int], None] | None = None) -> PartitionResult:
+                  progress: Callable[[int, int], None] | None = None,
+                  without: Sequence[str] = ()) -> PartitionResult:
     """Simulate the paths and compute exposures and XVA for the given netting sets.
 
     Paths are processed in chunks of ``settings.path_chunk`` (all at once by default); every
@@ -263,6 +266,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         netting_sets: the partition's netting set ids.
         settings: paths, seed, grid, ...
         progress: called with (done, total) grid steps after each step of each chunk.
+        without: trade ids: one more book on the same paths values the netting sets without
+            them (a what-if's base); its metrics are the variants ``<metric>|without``.
     """
     started = time.perf_counter()
     model, grid = simulation_setup(portfolio, settings, netting_sets)
@@ -281,8 +286,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                                      quantiles=quantiles)
 
     def book(name: str | None, market: Market, credit: dict[str, CreditSpec],
-             extra: Sequence[Functional] = (), coverage: Sequence[CoverageScenario] = ()
-             ) -> _Book:
+             extra: Sequence[Functional] = (), coverage: Sequence[CoverageScenario] = (),
+             compiled: CompiledPortfolio = compiled) -> _Book:
         trade_npv = price_t0(compiled, market).npv_base
         base = xva_functionals([credit[portfolio.netting_sets[n].counterparty_id]
                                 for n in ns_ids], market.own_credit, market.funding,
@@ -293,16 +298,19 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                           weights=trade_npv, minlength=len(ns_ids)).astype(float)
         weights = xva_weights(exposure_times, [*base, *extra], pay_mean)
         base_weights = weights.only([f.name for f in base])
-        return _Book(name, model if name is None else model.on_market(market), market, npv,
-                     profile(quantiles=name is None),
+        return _Book(name, model if market is portfolio.market else model.on_market(market),
+                     market, npv, profile(quantiles=name is None),
                      XvaAccumulator.create(weights, settings.paths, settings.antithetic),
                      [(c, profile(quantiles=False), XvaAccumulator.create(
                          base_weights, settings.paths, settings.antithetic)) for c in coverage],
-                     trade_npv)
+                     trade_npv, compiled)
 
     risk = risk_functionals(portfolio, ns_ids, settings.bilateral, settings.stress,
                             "credit" in settings.sensitivities)
     books = [book(None, portfolio.market, portfolio.credit, risk.functionals, risk.coverage)]
+    if without:
+        books.append(book(WITHOUT, portfolio.market, portfolio.credit, compiled=compiled.subset(
+            ~np.isin(np.array(compiled.trade_ids, dtype=object), list(without)))))
     if settings.allocation:
         margined = np.zeros(len(ns_ids), dtype=bool)
         margined[csa.column] = True
@@ -324,7 +332,7 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         rows = np.flatnonzero(csa.mpor_days == mpor)
         for k, step in enumerate(grid.exposure_steps):
             lag_calls.setdefault(int(lags[step]), []).append((k, rows))
-    part = _Partition(portfolio, compiled, model, grid, ns_ids, csa, settings, lag_calls, books,
+    part = _Partition(model, grid, ns_ids, csa, settings, lag_calls, books,
                       trades_as_netting_sets(compiled) if settings.allocation else None)
     timings = {"setup": time.perf_counter() - started, "valuation": 0.0}
     chunks = range(0, settings.paths, chunk)
@@ -373,7 +381,7 @@ class _BookRun:
     def __init__(self, part: _Partition, book: _Book, scenario: Scenario) -> None:
         self.book, self.csa = book, part.csa
         self.xp = xp = get_namespace(part.settings.backend)
-        self.valuer = ScenarioValuer(part.compiled, book.model, scenario, part.ns_ids,
+        self.valuer = ScenarioValuer(book.compiled, book.model, scenario, part.ns_ids,
                                      book.market)
         n_paths, csa = scenario.n_paths, part.csa
         # the allocation's valuer: each trade alone; its values at the lag dates

@@ -7,7 +7,9 @@ new trades' option expiries and margin dates change nothing of the existing trad
 both runs use the same exposure dates (the grid resolved on the book with the new trades, e.g.
 ``auto`` reaching the later of the two ends). The increment's standard error is that of the
 difference (batch means of the per-batch differences), not the portfolio's. Only the netting
-sets the new trades touch are simulated; the others cannot change (netting sets do not net).
+sets the new trades touch are valued, with and without the new trades, as two books on one
+simulation (:func:`~xvaflow.xva.engine.run_partition`'s ``without``); the others cannot
+change (netting sets do not net).
 
 The SA-CCR EAD of the touched netting sets (t0, no simulation) is reported beside.
 """
@@ -18,14 +20,13 @@ import dataclasses
 import time
 from typing import Any
 
-import numpy as np
-
 from xvaflow.core.dates import FloatArray
 from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.regulatory.capital import netting_set_capital
 from xvaflow.xva.adjustments import METRICS, batch_stderr
-from xvaflow.xva.engine import PartitionResult, RunSettings, resolved_grid, run_partition
+from xvaflow.xva.engine import WITHOUT, RunSettings, resolved_grid, run_partition
+from xvaflow.xva.risk import variant
 
 
 def touched_netting_sets(book: Portfolio, combined: Portfolio) -> list[str]:
@@ -50,14 +51,14 @@ def incremental_xva(book: Portfolio, combined: Portfolio, settings: RunSettings
     touched = touched_netting_sets(book, combined)
     fixed = dataclasses.replace(settings, grid=_as_setting(resolved_grid(combined, settings)),
                                 stress=False, sensitivities=(), allocation=False)
-    after = run_partition(combined, touched, fixed)
-    held = [ns for ns in touched if ns in set(book.compiled.netting_set_ids)]
-    before = run_partition(book, held, fixed) if held else None
-    n, size = after.n_paths, after.batch_size
+    booked = set(book.compiled.trade_ids)
+    new_ids = [t for t in combined.compiled.trade_ids if t not in booked]
+    run = run_partition(combined, touched, fixed, without=new_ids)
+    n, size = run.n_paths, run.batch_size
     sums: dict[str, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
     for m in METRICS:
-        if m in after.xva:
-            sums[m] = (*_aligned(before, m, touched, after.xva[m][1].shape), *after.xva[m])
+        if m in run.xva:
+            sums[m] = (*run.xva[variant(m, WITHOUT)], *run.xva[m])
     if "fca" in sums and "fba" in sums:
         fca, fba = sums["fca"], sums["fba"]
         sums["fva"] = (fca[0] - fba[0], fca[1] - fba[1], fca[2] - fba[2], fca[3] - fba[3])
@@ -71,11 +72,10 @@ def incremental_xva(book: Portfolio, combined: Portfolio, settings: RunSettings
                                 size)[0]
     t0 = price_t0(combined.compiled, combined.market)
     _add_ead(book, combined, t0.npv_base, touched, per_ns)
-    new_ids = {t.info.trade_id for t in combined.trades} - {t.info.trade_id for t in book.trades}
     trades = {t.info.trade_id: {"netting_set_id": t.info.netting_set_id,
                                 "product": t.info.product, "currency": t.info.currency,
                                 "npv": float(t0.npv[i]), "npv_base": float(t0.npv_base[i])}
-              for i, t in enumerate(combined.trades) if t.info.trade_id in new_ids}
+              for i, t in enumerate(combined.trades) if t.info.trade_id not in booked}
     return {"netting_sets": per_ns, "totals": totals, "trades": trades,
             "grid": fixed.grid if isinstance(fixed.grid, str) else list(fixed.grid),
             "seconds": round(time.perf_counter() - started, 3)}
@@ -94,21 +94,6 @@ def _increments(total_before: FloatArray, batches_before: FloatArray, total_afte
 
 def _as_setting(grid: str | list[str | float]) -> str | tuple[str | float, ...]:
     return grid if isinstance(grid, str) else tuple(grid)
-
-
-def _aligned(before: PartitionResult | None, metric: str, touched: list[str],
-             batch_shape: tuple[int, ...]) -> tuple[FloatArray, FloatArray]:
-    """The base run's (totals ``[touched]``, batches ``[B, touched]``), zero for netting sets
-    that held no trade before."""
-    total = np.zeros(len(touched))
-    batches = np.zeros(batch_shape)
-    if before is not None and metric in before.xva:
-        for j, ns in enumerate(touched):
-            if ns in before.netting_sets:
-                k = before.netting_sets.index(ns)
-                total[j] = before.xva[metric][0][k]
-                batches[:, j] = before.xva[metric][1][:, k]
-    return total, batches
 
 
 def _add_ead(book: Portfolio, combined: Portfolio, npv_base: FloatArray, touched: list[str],

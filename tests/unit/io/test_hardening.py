@@ -457,3 +457,19 @@ def test_input_error_is_raised_not_other_exceptions(pf: PortfolioDir) -> None:
     pf.set_cell("trades.csv", "T001", "notional", "1e400")  # parses as inf
     with pytest.raises(InputError):
         pf.load()
+
+
+def test_the_allocation_counts_in_the_memory_estimate(pf: PortfolioDir) -> None:
+    """Each trade of a partition adds ALLOCATION_ARRAYS arrays of [chunk] floats."""
+    import dataclasses
+
+    from xvaflow.pipeline.stages import ALLOCATION_ARRAYS, settings_for
+
+    portfolio = pf.load()
+    settings = settings_for(portfolio, {"paths": 5000, "grid": "1M:2Y"}, "command line")
+    model, grid, _ = simulation_plan(portfolio, settings)
+    factors = len(model.factor_names)
+    plain = memory_estimate(portfolio, settings, grid, factors, 1)
+    allocated = memory_estimate(portfolio, dataclasses.replace(settings, allocation=True), grid,
+                                factors, 1)
+    assert allocated - plain == 8 * ALLOCATION_ARRAYS * 5000 * len(portfolio.compiled.trade_ids)
