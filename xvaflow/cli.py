@@ -102,10 +102,11 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stress", action=argparse.BooleanOptionalAction, default=None,
                    help="stress scenarios on the same paths: credit spreads +-100bp, funding "
                    "+-50bp, collateral coverage 0/50/100/120%% (stress.csv; run.json: stress)")
-    p.add_argument("--sensitivities", nargs="?", const="credit,ir,fx,eq", metavar="KINDS",
-                   help="XVA sensitivities on the same paths: credit (CS01 per CDS tenor), ir "
-                   "(delta per curve pillar, gamma), fx, eq (spot deltas); all without KINDS, "
-                   "else a comma list (run.json: sensitivities, true or a list)")
+    p.add_argument("--sensitivities", nargs="?", const="credit,ir,fx,eq,vega", metavar="KINDS",
+                   help="XVA sensitivities on the same random numbers: credit (CS01 per CDS "
+                   "tenor), ir (delta per curve pillar, gamma), fx, eq (spot deltas), vega "
+                   "(Hull-White sigma, FX and equity vols: one more simulation each); all "
+                   "without KINDS, else a comma list (run.json: sensitivities, true or a list)")
     p.add_argument("--allocation", action=argparse.BooleanOptionalAction, default=None,
                    help="each trade's share of its netting set's CVA, DVA, FCA and FBA "
                    "(trades.csv; costs a valuation of every trade on its own; run.json: "

@@ -59,7 +59,8 @@ def test_sections_and_file_agree(runs: list[tuple[dict[str, Any], list[Any]]]) -
             assert math.isclose(entry["change"], float(r["change"]), rel_tol=1e-12)
             assert math.isclose(entry["base"], doc["totals"][r["metric"]], rel_tol=1e-12)
     sens = doc["sensitivities"]
-    assert sens["bumps"] == {"ir_bp": 1.0, "credit_bp": 1.0, "fx_rel": 0.01, "eq_rel": 0.01}
+    assert sens["bumps"] == {"ir_bp": 1.0, "credit_bp": 1.0, "fx_rel": 0.01, "eq_rel": 0.01,
+                             "ir_vol_bp": 1.0, "fx_vol": 0.01, "eq_vol": 0.01}
     market = json.loads((DEMO / "market.json").read_text(encoding="utf-8"))
     cva = sens["totals"]["cva"]
     for ccy in ("USD", "EUR"):
@@ -68,6 +69,12 @@ def test_sections_and_file_agree(runs: list[tuple[dict[str, Any], list[Any]]]) -
         assert math.isfinite(cva["ir_gamma"][ccy])
     assert set(cva["fx_delta"]) == {"EURUSD"}
     assert set(cva["eq_delta"]) == {"SPX", "EUROSTOXX"}
+    assert set(cva["ir_vega"]) == {"USD", "EUR"}
+    assert set(cva["fx_vega"]) == {"EURUSD"}
+    assert set(cva["eq_vega"]) == {"SPX", "EUROSTOXX"}
+    # NS_NORDBANK holds no SPX: its SPX vega is exactly 0, the holders' is not
+    assert sens["netting_sets"]["NS_NORDBANK"]["cva"]["eq_vega"]["SPX"] == 0.0
+    assert sens["netting_sets"]["NS_HELIOS"]["cva"]["eq_vega"]["SPX"] != 0.0
     for ns in doc["netting_sets"]:  # every netting set has every market figure
         assert sens["netting_sets"][ns]["cva"]["ir_delta"].keys() == cva["ir_delta"].keys()
         total = sum(sens["netting_sets"][n]["cva"]["fx_delta"]["EURUSD"]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from xvaflow.core.dates import Tenor
 
 CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
-SENSITIVITY_KINDS = ("credit", "ir", "fx", "eq")  # CS01; IR delta and gamma; FX; equity
+# CS01; IR delta and gamma; FX and equity delta; vega (Hull-White sigma, FX and equity vols)
+SENSITIVITY_KINDS = ("credit", "ir", "fx", "eq", "vega")
 HEDGE_TYPES = ("single_name", "index")
 HEDGE_RELATIONS = ("direct", "legally_related", "sector_region")
 

@@ -196,6 +196,16 @@ class CompiledPortfolio:
         np.maximum.at(end, self.netting_set, self.trade_end_times())
         return end
 
+    def held_factors(self) -> tuple[set[str], set[str]]:
+        """(currencies, equities) the trades' tables refer to (after :meth:`subset` the name
+        tuples still list the full portfolio's)."""
+        ccy = np.unique(np.concatenate([
+            self.trade_currency, self.linear.currency, self.swaption_flows.currency,
+            self.swaptions.currency, self.fx_options.buy_ccy, self.fx_options.sell_ccy,
+            self.equity.currency]).astype(np.int64))
+        eq = np.unique(self.equity.equity.astype(np.int64))
+        return {self.currencies[i] for i in ccy}, {self.equities[i] for i in eq}
+
     def subset(self, keep: Any) -> CompiledPortfolio:
         """The trades selected by a boolean mask ``[trades]``, with every table reindexed.
 

@@ -56,7 +56,7 @@ from xvaflow.xva.adjustments import (
     xva_weights,
 )
 from xvaflow.xva.allocation import TradeAllocation, trades_as_netting_sets
-from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document
+from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document, vol_bumps
 from xvaflow.xva.risk import CoverageScenario, risk_functionals, shifted_credit, variant
 
 WITHOUT = "without"  # the book of a what-if's base (run_partition's ``without``)
@@ -319,7 +319,7 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
             exposure_times.size, np.array([col[compiled.netting_set_ids[i]]
                                            for i in compiled.netting_set], dtype=np.int64),
             margined)
-    kinds = set(settings.sensitivities) - {"credit"}
+    kinds = set(settings.sensitivities) - {"credit", "vega"}
     if kinds:
         for bump in market_bumps(read_market_document(portfolio), model.currencies,
                                  model.equities, kinds):
@@ -354,6 +354,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
             suffix = scenario.name if scenario is not None else b.name
             xva.update({name if suffix is None else variant(name, suffix):
                         (total, acc.batches[name]) for name, total in acc.total.items()})
+    if "vega" in settings.sensitivities:
+        xva.update(_vega_variants(portfolio, ns_ids, compiled, settings, model, xva))
     base_book = books[0]
     trade_xva = {}
     if base_book.allocation is not None:
@@ -373,6 +375,44 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                      if m in base_book.acc.by_date},
         timings=timings, fallbacks=risk.fallbacks, trade_ids=list(compiled.trade_ids),
         trade_xva=trade_xva)
+
+
+def _vega_variants(portfolio: Portfolio, ns_ids: list[str], compiled: CompiledPortfolio,
+                   settings: RunSettings, model: CrossAssetModel,
+                   xva: dict[str, tuple[FloatArray, FloatArray]]
+                   ) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """The metrics under each vol bump (:func:`~xvaflow.xva.bumps.vol_bumps`), as variants.
+
+    A vol bump changes the dynamics, so the netting sets are simulated again on the bumped
+    market with the same random numbers. A netting set none of whose trades and collateral
+    depend on the bumped factor (another currency's rates or FX, an equity it does not hold)
+    keeps its base figures without a rerun: each factor's law involves only its own
+    currency's rates and FX, so the paths it uses do not move. The choice is made per netting
+    set, so the figures do not depend on the partitioning.
+    """
+    base = portfolio.market.base_currency
+    held: list[set[str]] = []
+    for ns in ns_ids:
+        currencies, equities = _subset(compiled, [ns]).held_factors()
+        csa_id = portfolio.netting_sets[ns].csa_id
+        held.append({*currencies, base, *(f"EQ:{e}" for e in equities),
+                     *(portfolio.market.equities[e].currency for e in equities),
+                     *((portfolio.csas[csa_id].currency,) if csa_id is not None else ())})
+    plain = dataclasses.replace(settings, stress=False, sensitivities=(), allocation=False)
+    out: dict[str, tuple[FloatArray, FloatArray]] = {}
+    for bump in vol_bumps(read_market_document(portfolio), model.currencies, model.equities):
+        key = bump.key[0]
+        factors = ({key} if bump.kind == "ir_vega" else {f"EQ:{key}"}
+                   if bump.kind == "eq_vega" else {key[:3], key[3:]} - {base})
+        cols = [j for j, h in enumerate(held) if factors & h]
+        figures = {m: (xva[m][0].copy(), xva[m][1].copy()) for m in METRICS if m in xva}
+        if cols:
+            rerun = run_partition(dataclasses.replace(portfolio, market=bumped_market(bump)),
+                                  [ns_ids[j] for j in cols], plain).xva
+            for m, (total, batches) in figures.items():
+                total[cols], batches[:, cols] = rerun[m]
+        out.update({variant(m, bump.name): v for m, v in figures.items()})
+    return out
 
 
 class _BookRun:

@@ -45,7 +45,7 @@ from xvaflow.market.bootstrap import BootstrapError, bootstrap_each
 from xvaflow.market.market import CreditSpec, Funding
 from xvaflow.portfolio import Portfolio
 from xvaflow.xva.adjustments import METRICS, Functional, batch_stderr, xva_functionals
-from xvaflow.xva.bumps import EQ_REL, FX_REL, IR_BP
+from xvaflow.xva.bumps import EQ_REL, EQ_VOL, FX_REL, FX_VOL, IR_BP, IR_VOL_BP
 
 BP = 1e-4
 CREDIT_STRESS_BP = (100.0, -100.0)
@@ -299,6 +299,8 @@ def _figures(scenarios: Sequence[str]) -> list[tuple[list[str], dict[str | None,
                                                    None: -2.0}))
         elif kind in ("fx", "eq"):
             out.append(([f"{kind}_delta", rest], {s: 1.0, None: -1.0}))
+        elif kind in ("irv", "fxv", "eqv"):
+            out.append(([f"{kind[:2]}_vega", rest], {s: 1.0, None: -1.0}))
         elif kind == "cs01":
             out.append((["cs01", rest], {s: 1.0, None: -1.0}))
     return out
@@ -351,7 +353,9 @@ def sensitivities_section(xva: dict[str, tuple[FloatArray, FloatArray]],
                 _set(totals, [metric, "cs01", c, bucket], float(v[0]))
                 _set(se_totals, [metric, "cs01", c, bucket], float(e[0]))
     sizes = {"ir": ("ir_bp", IR_BP), "irp": ("ir_bp", IR_BP), "cs01": ("credit_bp", CS01_BP),
-             "fx": ("fx_rel", FX_REL), "eq": ("eq_rel", EQ_REL)}
+             "fx": ("fx_rel", FX_REL), "eq": ("eq_rel", EQ_REL),
+             "irv": ("ir_vol_bp", IR_VOL_BP), "fxv": ("fx_vol", FX_VOL),
+             "eqv": ("eq_vol", EQ_VOL)}
     bumps = dict(sizes[s.split(":", 1)[0]] for s in scenarios)
     return {"bumps": bumps, "totals": totals, "netting_sets": per_ns,
             "stderr": {"totals": se_totals, "netting_sets": se_ns}}
