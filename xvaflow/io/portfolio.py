@@ -665,6 +665,13 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
                 log.add(file, None, key, f"must be true, false or a list of "
                         f"{', '.join(SENSITIVITY_KINDS)}, got {_short(raw[key])}")
                 continue
+        elif key == "cost_of_capital":
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0.0 <= value <= 1.0:
+                log.add(file, None, key, f"must be a number in [0, 1] (a yearly rate, e.g. "
+                        f"0.1), got {_short(value)}")
+                continue
+            value = float(value)
         elif key in ("bilateral", "antithetic", "stress", "allocation"):
             if not isinstance(value, bool):
                 log.add(file, None, key, f"must be true or false, got {value!r}")

@@ -26,7 +26,8 @@ from xvaflow.xva.risk import is_stress, sensitivities_section, split_variant, st
 
 EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
                     "pfe_99", "expected_collateral", "basel_ee",
-                    *(f"{m}_contribution" for m in METRICS), "epe_stderr", "ene_stderr")
+                    *(f"{m}_contribution" for m in METRICS), "epe_stderr", "ene_stderr",
+                    "ead", "capital_ccr", "capital_cva")
 PORTFOLIO = "PORTFOLIO"
 
 
@@ -112,7 +113,8 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
         totals["fva_stderr"] = _num(batch_stderr(
             (metric_batches["fca"] - metric_batches["fba"])[:, None], ref.batch_size)[0])
     totals["mva"] = None
-    totals["kva"] = None
+    totals["kva"] = (sum(float(p.kva.sum()) for p in parts if p.kva is not None)
+                     if all(p.kva is not None for p in parts) else None)
 
     for p in parts:
         stats = {m: (p.xva[m][0] / n, batch_stderr(p.xva[m][1], p.batch_size)) for m in p.xva}
@@ -126,7 +128,8 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
                 else:
                     entry[m] = entry[f"{m}_stderr"] = None
             entry.update(npv=_num(p.npv[j]), eepe=_num(p.eepe[j]),
-                         peak_pfe_975=_num(peak[j]), mva=None, kva=None)
+                         peak_pfe_975=_num(peak[j]), mva=None,
+                         kva=None if p.kva is None else _num(p.kva[j]))
             netting[ns] = entry
     document = {
         "schema_version": 1,
@@ -246,10 +249,13 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
         for k, (d, t) in enumerate(zip(p.dates, p.times, strict=True)):
             terms = [_fmt(p.xva_by_date[m][k, j] / n) if m in p.xva_by_date else ""
                      for m in METRICS]
+            cap = p.capital
             w.writerow([csv_text(ns), str(d), f"{t:.6f}", *(_fmt(v) for v in (
                 prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
                 prof.collateral[k, j], prof.basel_ee[k, j])), *terms,
-                _fmt(prof.epe_stderr[k, j]), _fmt(prof.ene_stderr[k, j])])
+                _fmt(prof.epe_stderr[k, j]), _fmt(prof.ene_stderr[k, j]),
+                *(("", "", "") if cap is None else
+                  (_fmt(cap.ead[k, j]), _fmt(cap.ccr[k, j]), _fmt(cap.cva[k, j])))])
     total_path = sum(p.profile.portfolio_exposure for p in parts)
     pfe = upper_quantiles(np.asarray(total_path))  # quantiles over paths: [3, dates]
     for k, (d, t) in enumerate(zip(ref.dates, ref.times, strict=True)):
@@ -257,8 +263,12 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
                 for f in ("ee", "epe", "ene", "collateral", "basel_ee")]
         terms = [_fmt(sum(float(p.xva_by_date[m][k].sum()) for p in parts) / n)
                  if all(m in p.xva_by_date for p in parts) else "" for m in METRICS]
+        capital = [_fmt(sum(float(getattr(p.capital, f)[k].sum()) for p in parts))
+                   if all(p.capital is not None for p in parts) else ""
+                   for f in ("ead", "ccr", "cva")]
         w.writerow([PORTFOLIO, str(d), f"{t:.6f}", *(_fmt(v) for v in (
-            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms, "", ""])
+            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms, "", "",
+            *capital])
     return buf.getvalue()
 
 

@@ -68,6 +68,7 @@ from xvaflow.xva.engine import (
     run_partition,
     simulation_setup,
 )
+from xvaflow.xva.kva import CapitalProfile
 from xvaflow.xva.risk import input_buckets
 
 PORTFOLIO_FILES = ("trades.csv", "trades.parquet", "netting_sets.csv", "counterparties.csv",
@@ -137,7 +138,7 @@ def settings_for(portfolio: Portfolio, overrides: dict[str, Any], source: str) -
     return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
                        antithetic=cfg.antithetic, backend=cfg.backend, path_chunk=cfg.path_chunk,
                        stress=cfg.stress, sensitivities=cfg.sensitivities,
-                       allocation=cfg.allocation)
+                       allocation=cfg.allocation, cost_of_capital=cfg.cost_of_capital)
 
 
 def simulation_plan(portfolio: Portfolio, settings: RunSettings
@@ -469,6 +470,9 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
         arrays[f"xva_{m}_by_date"] = by_date
     for m, per_trade in r.trade_xva.items():
         arrays[f"trade_{m}"] = per_trade
+    if r.capital is not None and r.kva is not None:
+        arrays.update(capital_ead=r.capital.ead, capital_ccr=r.capital.ccr,
+                      capital_cva=r.capital.cva, kva=r.kva)
     meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
             "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
             "functionals": list(r.xva), "metrics": sorted(r.xva_by_date),
@@ -493,7 +497,9 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         steps=int(meta["steps"]),
         xva_by_date={m: arrays[f"xva_{m}_by_date"] for m in meta["metrics"]},
         timings=dict(meta["timings"]), fallbacks=dict(meta["fallbacks"]),
-        trade_ids=list(meta["trade_ids"]),
+        capital=CapitalProfile(arrays["capital_ead"], arrays["capital_ccr"],
+                               arrays["capital_cva"]) if "kva" in arrays else None,
+        kva=arrays.get("kva"), trade_ids=list(meta["trade_ids"]),
         trade_xva={m: arrays[f"trade_{m}"] for m in meta["allocated"]})
 
 

@@ -131,3 +131,4 @@ class RunConfig:
     stress: bool = False
     sensitivities: tuple[str, ...] = ()  # of SENSITIVITY_KINDS
     allocation: bool = False  # trades.csv: each trade's share of its netting set's XVA
+    cost_of_capital: float = 0.10  # KVA: the return required on capital, per year

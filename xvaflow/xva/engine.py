@@ -40,6 +40,7 @@ from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.scenario import ScenarioValuer
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import SETTLE_CASH, CompiledPortfolio
+from xvaflow.regulatory.bacva import risk_weight
 from xvaflow.simulation.grid import (
     AUTO,
     TimeGrid,
@@ -57,6 +58,7 @@ from xvaflow.xva.adjustments import (
 )
 from xvaflow.xva.allocation import TradeAllocation, trades_as_netting_sets
 from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document, vol_bumps
+from xvaflow.xva.kva import COST_OF_CAPITAL, YEAR, CapitalProfile, capital_profile, kva
 from xvaflow.xva.risk import CoverageScenario, risk_functionals, shifted_credit, variant
 
 WITHOUT = "without"  # the book of a what-if's base (run_partition's ``without``)
@@ -76,6 +78,7 @@ class RunSettings:
     stress: bool = False
     sensitivities: tuple[str, ...] = ()  # of xvaflow.portfolio.SENSITIVITY_KINDS
     allocation: bool = False  # each trade's share of its netting set's XVA
+    cost_of_capital: float = COST_OF_CAPITAL  # the KVA's hurdle on capital (per year)
 
 
 @dataclass
@@ -97,6 +100,8 @@ class PartitionResult:
         timings: stage -> seconds.
         fallbacks: credit scenario -> counterparties whose shifted spreads could not be
             bootstrapped (they took the parallel hazard shift).
+        capital: capital profiles (:mod:`xvaflow.xva.kva`) ``[dates, ns]`` each.
+        kva: ``[ns]`` KVA.
         trade_ids: ``[T]`` the partition's trades (portfolio order).
         trade_xva: metric -> ``[T]`` each trade's share of its netting set's path sum
             (:mod:`xvaflow.xva.allocation`; empty unless ``RunSettings.allocation``).
@@ -115,6 +120,8 @@ class PartitionResult:
     xva_by_date: dict[str, FloatArray]
     timings: dict[str, float] = field(default_factory=dict)
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    capital: CapitalProfile | None = None
+    kva: FloatArray | None = None
     trade_ids: list[str] = field(default_factory=list)
     trade_xva: dict[str, FloatArray] = field(default_factory=dict)
 
@@ -364,6 +371,8 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
             (base_book.trade_npv, base_book.npv, _today_collateral(base_book.npv, csa,
                                                                    base_book.model)))
         trade_xva = {m: shares[m] for m in METRICS if m in shares}
+    capital, kva_ns = _capital(portfolio, ns_ids, compiled, exposure_times, base_book.profile,
+                               settings.cost_of_capital)
     timings["total"] = time.perf_counter() - started
     return PartitionResult(
         netting_sets=ns_ids, dates=grid.dates[grid.exposure_steps], times=exposure_times,
@@ -373,8 +382,29 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                   _eepe_window(portfolio, compiled, ns_ids)), steps=len(grid),
         xva_by_date={m: base_book.acc.by_date[m] for m in METRICS
                      if m in base_book.acc.by_date},
-        timings=timings, fallbacks=risk.fallbacks, trade_ids=list(compiled.trade_ids),
+        timings=timings, fallbacks=risk.fallbacks, capital=capital, kva=kva_ns,
+        trade_ids=list(compiled.trade_ids),
         trade_xva=trade_xva)
+
+
+def _capital(portfolio: Portfolio, ns_ids: list[str], compiled: CompiledPortfolio,
+             times: FloatArray, profile: ExposureProfile, cost_of_capital: float
+             ) -> tuple[CapitalProfile, FloatArray]:
+    """Capital profiles and KVA of the netting sets (:mod:`xvaflow.xva.kva`)."""
+    market = portfolio.market
+    cpty = [portfolio.counterparties[portfolio.netting_sets[n].counterparty_id] for n in ns_ids]
+    specs = [portfolio.credit[c.counterparty_id] for c in cpty]
+    end = dict(zip(compiled.netting_set_ids, compiled.netting_set_end_times(), strict=True))
+    capital = capital_profile(
+        times, profile.basel_ee, profile.epe, np.array([end[n] for n in ns_ids]),
+        np.array([1.0 - float(s.curve.survival(YEAR)) for s in specs]),
+        np.array([1.0 - s.recovery for s in specs]),
+        np.array([risk_weight(c.sector, c.rating) for c in cpty]))
+    survival = np.stack([s.curve.survival(times) for s in specs], axis=1)
+    if market.own_credit is not None:
+        survival = survival * market.own_credit.curve.survival(times)[:, None]
+    return capital, kva(times, capital.total, market.discount(market.base_currency, times),
+                        survival, cost_of_capital)
 
 
 def _vega_variants(portfolio: Portfolio, ns_ids: list[str], compiled: CompiledPortfolio,
