@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xvaflow import __version__
 from xvaflow.core.errors import InputError, PipelineError, Problem, XvaflowError
 
 if TYPE_CHECKING:  # the commands import lazily: `xvaflow --help` stays fast
@@ -25,11 +26,22 @@ if TYPE_CHECKING:  # the commands import lazily: `xvaflow --help` stays fast
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command's parser: no abbreviated options (``--pat`` is an error, never ``--paths``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xvaflow", description="XVA pipeline for derivatives "
                                 "portfolios. Inputs: docs/inputs.md; outputs: docs/outputs.md; "
-                                "a walk-through: docs/tutorial.md (in the repository).")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+                                "a walk-through: docs/tutorial.md (in the repository).",
+                                allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
 
     price = sub.add_parser("price", help="t0 NPV of every trade")
     price.add_argument("portfolio", type=Path)

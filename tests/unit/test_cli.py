@@ -284,3 +284,30 @@ def test_whatif_bad_trades_file(demo: Path, tmp_path: Path,
     assert main(["whatif", str(demo), "--trades", str(tmp_path / "missing.csv"), "--out",
                  str(out_dir)]) == 2
     assert "missing.csv: is not a file" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from xvaflow import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"xvaflow {__version__}"
+
+
+def test_abbreviated_options_are_refused(demo: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--pat`` must not silently mean ``--paths`` (or ``--path-chunk``)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(demo), "--out", str(tmp_path / "o"), "--pat", "10"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --pat 10" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_a_bad_grid_flag_is_named_as_the_flag(demo: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(demo), "--out", str(tmp_path / "o"), "--grid", "3X:2Y"]) == 2
+    err = capsys.readouterr().err
+    assert "error: command line, --grid: grid '3X:2Y': '3X' is not a tenor" in err
+    assert "run.json" not in err

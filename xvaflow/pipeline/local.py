@@ -136,7 +136,8 @@ def check_portfolio(path: str | Path, overrides: Mapping[str, Any], here: bool =
     portfolio = load_portfolio(path)
     cfg = portfolio_config(portfolio, dict(overrides), "command line")
     settings = settings_for(portfolio, dict(overrides), "command line")
-    model, grid, short = simulation_plan(portfolio, settings)
+    model, grid, short = simulation_plan(portfolio, settings, ("command line", "--grid")
+                                         if "grid" in overrides else ("run.json", "grid"))
     if here:
         problems = []
         try:

@@ -141,9 +141,14 @@ def settings_for(portfolio: Portfolio, overrides: dict[str, Any], source: str) -
                        allocation=cfg.allocation, cost_of_capital=cfg.cost_of_capital)
 
 
-def simulation_plan(portfolio: Portfolio, settings: RunSettings
+def simulation_plan(portfolio: Portfolio, settings: RunSettings,
+                    grid_source: tuple[str, str] = ("run.json", "grid")
                     ) -> tuple[CrossAssetModel, TimeGrid, list[str]]:
     """Model, grid, and the netting sets that outlive an explicit grid.
+
+    Args:
+        grid_source: (file, field) a grid problem names: run.json's ``grid`` by default, or
+            where the grid was given instead (e.g. ``("command line", "--grid")``).
 
     Raises:
         InputError: a malformed grid.
@@ -151,7 +156,7 @@ def simulation_plan(portfolio: Portfolio, settings: RunSettings
     try:
         model, grid = simulation_setup(portfolio, settings)
     except GridError as exc:
-        raise InputError([Problem("run.json", None, "grid", str(exc))]) from None
+        raise InputError([Problem(grid_source[0], None, grid_source[1], str(exc))]) from None
     return model, grid, horizon_short(portfolio, grid)
 
 
@@ -365,8 +370,10 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     prefix = run_prefix(run_id)
     source = str(event.get("input_prefix", f"inputs/{run_id}/"))
     portfolio = _load(store, source)
-    settings = settings_for(portfolio, dict(event.get("settings") or {}), "settings")
-    model, grid, short = simulation_plan(portfolio, settings)
+    overrides = dict(event.get("settings") or {})
+    settings = settings_for(portfolio, overrides, "settings")
+    model, grid, short = simulation_plan(portfolio, settings, ("settings", "grid")
+                                         if "grid" in overrides else ("run.json", "grid"))
     model_info = model.summary()
     # Workers read a copy of the inputs whose market.json carries every Hull-White model, so
     # that calibration runs once, here.
