@@ -59,7 +59,7 @@ def test_a_directory_path_runs_too(tmp_path: Path) -> None:
 def test_errors_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is not a directory"):
         xvaflow.load_portfolio(tmp_path / "nothing")
-    with pytest.raises(InputError, match="no readable results.json"):
+    with pytest.raises(InputError, match=r"no readable results\.json"):
         xvaflow.read_results(tmp_path)
     with pytest.raises(InputError, match="paths"):
         xvaflow.run(DEMO, tmp_path / "bad", paths=0)

@@ -77,10 +77,17 @@ def ql_daycount(name: str) -> ql.DayCounter:
     return DAYCOUNTERS[name]
 
 
-def ql_schedule(start: Any, maturity: Any, months: int, calendar: ql.Calendar) -> ql.Schedule:
-    """Backward schedule, Modified Following for every date, no end-of-month rule."""
-    return ql.Schedule(qd(start), qd(maturity), ql.Period(months, ql.Months), calendar, MF, MF,
-                       ql.DateGeneration.Backward, False)
+ROLLS = {"modifiedfollowing": ql.ModifiedFollowing, "following": ql.Following,
+         "preceding": ql.Preceding, "modifiedpreceding": ql.ModifiedPreceding,
+         "unadjusted": ql.Unadjusted}  # our Calendar.adjust conventions -> QuantLib's
+
+
+def ql_schedule(start: Any, maturity: Any, months: int, calendar: ql.Calendar,
+                roll: str = "modifiedfollowing") -> ql.Schedule:
+    """Backward schedule, ``roll`` (default Modified Following) for every date, no end-of-month
+    rule."""
+    return ql.Schedule(qd(start), qd(maturity), ql.Period(months, ql.Months), calendar,
+                       ROLLS[roll], ROLLS[roll], ql.DateGeneration.Backward, False)
 
 
 def whole_days(times: Sequence[float] | np.ndarray) -> list[int]:

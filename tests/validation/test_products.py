@@ -43,6 +43,7 @@ import QuantLib as ql
 from ql_reference import (
     CURRENCY,
     MF,
+    ROLLS,
     handle,
     pyd,
     qd,
@@ -229,17 +230,27 @@ def _random_dates(rng: np.random.Generator, as_of: _dt.date, kind: int,
             return start, maturity
 
 
+def _roll(rng: np.random.Generator) -> str:
+    """Modified Following mostly; each other convention a leg may carry sometimes."""
+    return "modifiedfollowing" if rng.random() < 0.6 else str(rng.choice(
+        ["following", "preceding", "modifiedpreceding", "unadjusted"]))
+
+
 def _fixed_leg(rng: np.random.Generator, ccy: str, notional: float) -> FixedLeg:
     return FixedLeg(ccy, notional, float(rng.uniform(-0.01, 0.07)), int(rng.choice(FREQS)),
-                    str(rng.choice(DAYCOUNTS)))
+                    str(rng.choice(DAYCOUNTS)), _roll(rng))
 
 
 def _float_leg(rng: np.random.Generator, index: str, notional: float,
                spread: float | None = None, daycount: str | None = None) -> FloatLeg:
     if spread is None:
         spread = 0.0 if rng.random() < 0.2 else float(rng.uniform(-0.01, 0.01))
+    # other rolls on term legs only: QuantLib compounds an overnight coupon over business-day
+    # value dates, which differ from unadjusted accrual dates (docs/conventions.md)
+    roll = _roll(rng)
     return FloatLeg(INDICES[index].currency, notional, index, int(rng.choice(FREQS)), spread,
-                    daycount or str(rng.choice(DAYCOUNTS)), float(rng.uniform(-0.005, 0.07)))
+                    daycount or str(rng.choice(DAYCOUNTS)), float(rng.uniform(-0.005, 0.07)),
+                    "modifiedfollowing" if INDICES[index].overnight else roll)
 
 
 def _overnight_fixings(env: Env, index: ql.OvernightIndex, leg: FloatLeg, start: ql.Date) -> None:
@@ -270,10 +281,11 @@ def ql_legs(env: Env, leg: Leg, start: _dt.date, maturity: _dt.date) -> list[Any
     N tau_leg ((prod - 1)/tau_idx + spread), ISDA compounding)."""
     ccy = leg.currency
     cal, curve = env.cal[ccy], env.curve[ccy]
-    schedule = ql_schedule(start, maturity, leg.months, cal)
+    schedule = ql_schedule(start, maturity, leg.months, cal, leg.roll)
     dc = ql_daycount(leg.daycount)
+    pay = ROLLS[leg.roll]  # paid on the accrual end as rolled (no payment lag)
     if isinstance(leg, FixedLeg):
-        return [ql.FixedRateLeg(schedule, dc, [leg.notional], [leg.rate], MF)]
+        return [ql.FixedRateLeg(schedule, dc, [leg.notional], [leg.rate], pay)]
     spec = INDICES[leg.index]
     idx_dc = ql_daycount(spec.daycount)
     dates = list(schedule.dates())
@@ -282,15 +294,16 @@ def ql_legs(env: Env, leg: Leg, start: _dt.date, maturity: _dt.date) -> list[Any
         index = ql.OvernightIndex(unique_name(leg.index), 0, CURRENCY[ccy], cal, idx_dc, curve)
         if current:
             _overnight_fixings(env, index, leg, dates[current[0]])
-        return [ql.OvernightLeg([leg.notional], schedule, index, dc, MF, [], [leg.spread])]
+        return [ql.OvernightLeg([leg.notional], schedule, index, dc, pay, [], [leg.spread])]
     index = ql.IborIndex(unique_name(leg.index), ql.Period(spec.tenor_months, ql.Months), 0,
                          CURRENCY[ccy], cal, MF, False, idx_dc, curve)
     basis = env.market.index_basis[leg.index]
     spreads = [leg.spread + basis] * (len(dates) - 1)
     for i in current:  # fixed period in progress: the realised fixing, no basis
         spreads[i] = leg.spread
-        index.addFixing(dates[i], leg.last_fixing)
-    return [ql.IborLeg([leg.notional], schedule, index, dc, MF, [0], [1.0] * len(spreads),
+        # QuantLib fixes a coupon on its start rolled back to a business day (Preceding)
+        index.addFixing(cal.adjust(dates[i], ql.Preceding), leg.last_fixing)
+    return [ql.IborLeg([leg.notional], schedule, index, dc, pay, [0], [1.0] * len(spreads),
                        spreads, withIndexedCoupons=False)]
 
 
@@ -401,7 +414,8 @@ def ql_ccs_npv(env: Env, swap: SwapTrade) -> float:
         curve = env.curve[ccy]
         value = sum(ql.CashFlows.npv(x, curve, False, env.today, env.today)
                     for x in ql_legs(env, leg, swap.info.start, swap.info.maturity))
-        schedule = ql_schedule(swap.info.start, swap.info.maturity, leg.months, env.cal[ccy])
+        schedule = ql_schedule(swap.info.start, swap.info.maturity, leg.months, env.cal[ccy],
+                               leg.roll)
         exchange = ql.Leg([ql.SimpleCashFlow(-leg.notional, schedule.startDate()),
                            ql.SimpleCashFlow(leg.notional, schedule.endDate())])
         value += ql.CashFlows.npv(exchange, curve, False, env.today, env.today)
@@ -689,6 +703,9 @@ def random_swaption(rng: np.random.Generator, env: Env, i: int, index: str, kind
         floating = _float_leg(rng, index, notional, spread, spec.daycount)
     else:
         floating = _float_leg(rng, index, notional, spread)
+    # Modified Following underlyings: the QuantLib references below build MF schedules (other
+    # rolls are checked on IRS and CCS; the swaption pricers read the same compiled rows)
+    floating = dataclasses.replace(floating, roll="modifiedfollowing")
     payer = bool(rng.random() < 0.5)
     info = _info(i, "SWAPTION", ccy, notional, start, maturity)
     underlying = SwapTrade(info, (fixed, floating), (-1, 1) if payer else (1, -1), False)

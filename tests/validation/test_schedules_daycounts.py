@@ -2,7 +2,9 @@
 
 Our backward schedules (vectorised over many legs) must produce exactly the dates of
 ``ql.Schedule(start, maturity, Period(m, Months), WeekendsOnly + holidays, ModifiedFollowing,
-ModifiedFollowing, DateGeneration.Backward, endOfMonth=False)``, and our four day counts the
+ModifiedFollowing, DateGeneration.Backward, endOfMonth=False)`` (and with each other business-day
+convention a leg may carry: Following, Preceding, Modified Preceding, Unadjusted), and our four
+day counts the
 year fractions of QuantLib's Actual360, Actual365Fixed, Thirty360(BondBasis) and
 ActualActual(ISDA).
 """
@@ -57,8 +59,10 @@ def _random_holidays(rng: np.random.Generator, lo: _dt.date, hi: _dt.date) -> li
     return sorted(set(hol))
 
 
+@pytest.mark.parametrize("roll", ["modifiedfollowing", "following", "preceding",
+                                  "modifiedpreceding", "unadjusted"])
 @pytest.mark.parametrize("seed", range(6))
-def test_backward_schedules_equal_quantlib(seed: int) -> None:
+def test_backward_schedules_equal_quantlib(seed: int, roll: str) -> None:
     rng = np.random.default_rng(1000 + seed)
     lo, hi = _dt.date(2018, 1, 1), _dt.date(2032, 12, 31)
     holidays = _random_holidays(rng, lo, _dt.date(2075, 12, 31)) if seed % 3 else []
@@ -80,11 +84,11 @@ def test_backward_schedules_equal_quantlib(seed: int) -> None:
         else:  # anything: odd stubs
             mat = s + _dt.timedelta(days=int(rng.integers(10, 30 * 365)))
         maturities.append(mat)
-    periods = backward_schedules(starts, maturities, months, cal)
+    periods = backward_schedules(starts, maturities, months, cal, roll)
 
     checked = 0
     for i, (s, mat, m) in enumerate(zip(starts, maturities, months, strict=True)):
-        expected = [qcal_date for qcal_date in ql_schedule(s, mat, int(m), qcal).dates()]
+        expected = [qcal_date for qcal_date in ql_schedule(s, mat, int(m), qcal, roll).dates()]
         if len(expected) < 2 or expected[-1] <= expected[0]:
             continue
         mine = periods.leg == i

@@ -2,9 +2,10 @@
 
 For each leg, unadjusted dates are ``maturity - k * tenor`` for k = 0, 1, ... while they are not
 before ``start``; the start date closes the schedule, so an irregular period is a short front stub.
-Every date is then rolled with the calendar (Modified Following); a date that rolls onto the same
-business day as the previous one is dropped. This is QuantLib's ``DateGeneration.Backward`` with
-``endOfMonth=False`` and the same convention for the termination date.
+Every date is then rolled with the calendar (Modified Following unless the leg says otherwise);
+a date that rolls onto the same business day as the previous one is dropped. This is
+QuantLib's ``DateGeneration.Backward`` with ``endOfMonth=False`` and the same convention for
+the termination date.
 
 Generation is vectorised over many legs at once: the cost is a handful of numpy passes over all
 periods of all legs rather than a Python loop per date.
@@ -40,7 +41,8 @@ class Periods:
 
 
 def backward_schedules(
-    start: Any, maturity: Any, months: Any, calendar: Calendar
+    start: Any, maturity: Any, months: Any, calendar: Calendar,
+    convention: str = "modifiedfollowing"
 ) -> Periods:
     """Generate the accrual periods of many legs.
 
@@ -48,7 +50,10 @@ def backward_schedules(
         start: ``[legs]`` unadjusted start dates.
         maturity: ``[legs]`` unadjusted maturity dates, each after its start.
         months: ``[legs]`` period length in months (1, 3, 6, 12, ...).
-        calendar: business-day calendar used for Modified Following.
+        calendar: business-day calendar of the rolls.
+        convention: the roll (:meth:`~xvaflow.core.calendar.Calendar.adjust`): Modified
+            Following by default, or ``following``, ``preceding``, ``modifiedpreceding``,
+            ``unadjusted``.
 
     Returns:
         The periods of every leg, each leg's periods in date order.
@@ -69,7 +74,7 @@ def backward_schedules(
     raw = add_months(m[leg], -k * step[leg])
     keep = raw >= s[leg]
     leg, raw = leg[keep], raw[keep]
-    adj = calendar.adjust(raw)
+    adj = calendar.adjust(raw, convention)
     # Rows are grouped by leg with k ascending, i.e. dates descending within a leg. Drop a date
     # that rolls onto the previous (later) kept date of the same leg.
     dup = np.zeros(leg.size, dtype=bool)
@@ -77,7 +82,7 @@ def backward_schedules(
     leg, adj = leg[~dup], adj[~dup]
     # Close each leg with its start date unless the last (earliest) date already rolls onto it.
     last = np.r_[leg[1:] != leg[:-1], True]
-    adj_start = calendar.adjust(s)
+    adj_start = calendar.adjust(s, convention)
     needs_start = adj[last] != adj_start[leg[last]]
     add_legs = leg[last][needs_start]
     leg = np.concatenate([leg, add_legs])

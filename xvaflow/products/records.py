@@ -10,16 +10,24 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+ROLL_DEFAULT = "modifiedfollowing"
+
 
 @dataclass(frozen=True, slots=True)
 class FixedLeg:
-    """Fixed-rate coupon leg: coupon = notional * rate * accrual(daycount)."""
+    """Fixed-rate coupon leg: coupon = notional * rate * accrual(daycount).
+
+    ``roll``: how its schedule's dates move to business days of its currency's calendar
+    (``modifiedfollowing``, ``following``, ``preceding``, ``modifiedpreceding``, ``unadjusted``),
+    or ``none``: no calendar (nothing rolls, every day is a fixing day).
+    """
 
     currency: str
     notional: float
     rate: float
     months: int
     daycount: str
+    roll: str = ROLL_DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,7 @@ class FloatLeg:
     spread: float
     daycount: str
     last_fixing: float | None
+    roll: str = ROLL_DEFAULT  # as FixedLeg.roll
 
 
 Leg = FixedLeg | FloatLeg

@@ -54,8 +54,16 @@ from xvaflow.products.tables import (
     SwaptionTable,
 )
 
-FIXED_COLUMNS = ("fixed_rate", "fixed_frequency", "fixed_daycount")
-FLOAT_COLUMNS = ("float_index", "float_frequency", "float_spread", "float_daycount", "last_fixing")
+FIXED_COLUMNS = ("fixed_rate", "fixed_frequency", "fixed_daycount", "fixed_convention",
+                 "fixed_calendar")
+FLOAT_COLUMNS = ("float_index", "float_frequency", "float_spread", "float_daycount", "last_fixing",
+                 "float_convention", "float_calendar")
+# business-day conventions (trades.csv spelling -> Calendar.adjust's)
+CONVENTIONS = {"modified_following": "modifiedfollowing", "following": "following",
+               "preceding": "preceding", "modified_preceding": "modifiedpreceding",
+               "unadjusted": "unadjusted"}
+CALENDARS = ("currency", "none")  # the leg currency's holidays and weekends, or no calendar
+ADJUST = {**{v: v for v in CONVENTIONS.values()}, "none": "unadjusted"}  # roll -> adjust
 IRS_COLUMNS = FIXED_COLUMNS + FLOAT_COLUMNS
 CCS_COLUMNS = (*IRS_COLUMNS, "currency_2", "notional_2", *(c + "_2" for c in IRS_COLUMNS))
 SWAPTION_COLUMNS = (*IRS_COLUMNS, "expiry_date", "settlement", "direction_underlying")
@@ -64,14 +72,28 @@ SWAPTION_COLUMNS = (*IRS_COLUMNS, "expiry_date", "settlement", "direction_underl
 # ---------------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------------
+def _roll(r: FieldReader, leg: str, suffix: str) -> str | None:
+    """The leg's roll from ``<leg>_convention<suffix>`` (default Modified Following) and
+    ``<leg>_calendar<suffix>`` (``none``: every day is a business day, so nothing rolls);
+    None when either is invalid (reported)."""
+    fields = (f"{leg}_convention{suffix}", f"{leg}_calendar{suffix}")
+    convention = r.choice(fields[0], CONVENTIONS, required=False,
+                          what="business-day convention")
+    calendar = r.choice(fields[1], CALENDARS, required=False, what="calendar")
+    if (r.has(fields[0]) and convention is None) or (r.has(fields[1]) and calendar is None):
+        return None
+    return "none" if calendar == "none" else CONVENTIONS[convention or "modified_following"]
+
+
 def _fixed_leg(r: FieldReader, suffix: str, currency: str | None,
                notional: float | None) -> FixedLeg | None:
     rate = r.number("fixed_rate" + suffix, lower=-1.0, upper=1.0)
     months = r.parsed("fixed_frequency" + suffix, parse_frequency)
     dc = r.choice("fixed_daycount" + suffix, DAYCOUNTS, what="day count", case_sensitive=False)
-    if None in (rate, months, dc, currency, notional):
+    roll = _roll(r, "fixed", suffix)
+    if roll is None or None in (rate, months, dc, currency, notional):
         return None
-    return FixedLeg(currency, notional, rate, months, dc)  # type: ignore[arg-type]
+    return FixedLeg(currency, notional, rate, months, dc, roll)  # type: ignore[arg-type]
 
 
 def _float_leg(r: FieldReader, suffix: str, currency: str | None,
@@ -81,14 +103,16 @@ def _float_leg(r: FieldReader, suffix: str, currency: str | None,
     spread = r.number("float_spread" + suffix, required=False, lower=-1.0, upper=1.0)
     dc = r.choice("float_daycount" + suffix, DAYCOUNTS, what="day count", case_sensitive=False)
     last = r.number("last_fixing" + suffix, required=False, lower=-1.0, upper=1.0)
+    roll = _roll(r, "float", suffix)
     # An empty currency is already reported (or not applicable): nothing to compare against.
     if index is not None and currency and INDICES[index].currency != currency:
         r.problem("float_index" + suffix,
                   f"index {index} is in {INDICES[index].currency}, the leg is in {currency}")
         return None
-    if None in (index, months, dc, currency, notional):
+    if roll is None or None in (index, months, dc, currency, notional):
         return None
-    return FloatLeg(currency, notional, index, months, spread or 0.0, dc, last)  # type: ignore
+    return FloatLeg(currency, notional, index, months, spread or 0.0, dc, last,  # type: ignore
+                    roll)
 
 
 def _leg(r: FieldReader, suffix: str, currency: str | None, notional: float | None) -> Leg | None:
@@ -171,6 +195,7 @@ class _LegArrays:
     last_fixing: np.ndarray  # nan when absent
     suffix: list[str]  # "" or "_2": column suffix for messages
     trade_id: list[str]
+    roll: list[str]  # Calendar.adjust convention of the leg's schedule
 
 
 def _gather(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) -> _LegArrays:
@@ -185,13 +210,13 @@ def _gather(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) -> _Leg
                              leg.spread, spec.overnight, spec.daycount,
                              ctx.market.index_basis.get(leg.index, 0.0),
                              np.nan if leg.last_fixing is None else leg.last_fixing, suffix,
-                             swap.info.trade_id))
+                             swap.info.trade_id, leg.roll))
             else:
                 rows.append((t_idx, swap.info.row, leg.currency, sign, leg.notional,
                              swap.info.start, swap.info.maturity, leg.months, leg.daycount,
                              False, leg.rate, False, "ACT/360", 0.0, np.nan, suffix,
-                             swap.info.trade_id))
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 17
+                             swap.info.trade_id, leg.roll))
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 18
     return _LegArrays(
         trade=np.array(cols[0], dtype=np.int64), row=np.array(cols[1], dtype=np.int64),
         currency=list(cols[2]), sign=np.array(cols[3], dtype=np.float64),
@@ -203,7 +228,7 @@ def _gather(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) -> _Leg
         overnight=np.array(cols[11], dtype=bool), index_daycount=list(cols[12]),
         basis=np.array(cols[13], dtype=np.float64),
         last_fixing=np.array(cols[14], dtype=np.float64), suffix=list(cols[15]),
-        trade_id=list(cols[16]),
+        trade_id=list(cols[16]), roll=list(cols[17]),
     )
 
 
@@ -230,12 +255,14 @@ def compile_legs(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) ->
     as_of = np.datetime64(ctx.as_of, "D")
     ccy_idx = np.array([ctx.currency_index(c) for c in legs.currency], dtype=np.int64)
 
-    # Periods, one calendar at a time.
+    # Periods, one calendar and roll at a time.
     parts = []
-    for code in sorted(set(legs.currency)):
-        sel = np.flatnonzero(np.array(legs.currency) == code)
+    keys = np.array([f"{c} {r}" for c, r in zip(legs.currency, legs.roll, strict=True)])
+    for key in sorted(set(keys.tolist())):
+        code, roll = key.split(" ")
+        sel = np.flatnonzero(keys == key)
         p = backward_schedules(legs.start[sel], legs.maturity[sel], legs.months[sel],
-                               ctx.market.calendar(code))
+                               ctx.market.calendar(code), ADJUST[roll])
         parts.append((sel[p.leg], p.start, p.end))
     leg = np.concatenate([x[0] for x in parts])
     start = np.concatenate([x[1] for x in parts])
@@ -260,7 +287,18 @@ def compile_legs(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) ->
     n_leg = legs.notional[leg] * legs.sign[leg]
     is_float = legs.is_float[leg]
     overnight = legs.overnight[leg]
-    seasoned = is_float & (start < as_of)
+    term = is_float & ~overnight
+    # A term index fixes on a business day: the accrual start rolled back (Preceding), its
+    # forward running to the accrual end rolled forward (Following), as QuantLib's par coupons;
+    # dates already rolled (or on the ``none`` calendar) are their own fixing dates.
+    fix_s, fix_e = start.copy(), end.copy()
+    for code in set(legs.currency):
+        rows_c = np.flatnonzero(term & (np.array(legs.currency)[leg] == code)
+                                & (np.array(legs.roll)[leg] != "none"))
+        cal = ctx.market.calendar(code)
+        fix_s[rows_c] = cal.adjust(start[rows_c], "preceding")
+        fix_e[rows_c] = cal.adjust(end[rows_c], "following")
+    seasoned = is_float & (np.where(term, fix_s, start) < as_of)
     last_fix = legs.last_fixing[leg]
 
     missing = seasoned & np.isnan(last_fix)
@@ -290,7 +328,8 @@ def compile_legs(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) ->
     # Floating coupons pay N tau (R + m) with R the index rate of the period on the index day
     # count, R = (P(s)/P(e) - 1)/tau_idx: a projected row N tau/tau_idx over [s, e] plus fixed
     # rows (ISDA compounding for overnight indices, the "par coupon" for term ones).
-    tau_idx = _by_label(legs.index_daycount, leg, start, end)
+    tau_idx = _by_label(legs.index_daycount, leg, np.where(term, fix_s, start),
+                        np.where(term, fix_e, end))
     ratio = tau / tau_idx
     # Overnight in progress: the realised factor A = 1 + L tau_idx(s, as_of) replaces P(s), and
     # the row keeps compounding from as_of: projected N A tau/tau_idx over [as_of, e].
@@ -301,9 +340,8 @@ def compile_legs(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) ->
         np.where(seasoned, 0.0, t_start), t_end)
     add(on, FIXED, n_leg * tau * (spread - 1.0 / tau_idx))
     # Term coupons also carry the index basis b; in progress: N tau (L + m).
-    term = is_float & ~overnight
     fwd = term & ~seasoned
-    add(fwd, TERM, n_leg * ratio, t_start, t_end)
+    add(fwd, TERM, n_leg * ratio, year_fraction_365(as_of, fix_s), year_fraction_365(as_of, fix_e))
     add(fwd, FIXED, n_leg * tau * (legs.basis[leg] + spread - 1.0 / tau_idx))
     add(term & seasoned, FIXED, n_leg * tau * (np.nan_to_num(last_fix) + spread))
 
@@ -331,7 +369,8 @@ def compile_swaptions(
     as_of = ctx.as_of
     bad: set[int] = set()
     for i, sw in items:
-        start = ctx.market.calendar(sw.info.currency).adjust(np.datetime64(sw.info.start, "D"))
+        start = min(ctx.market.calendar(sw.info.currency).adjust(
+            np.datetime64(sw.info.start, "D"), ADJUST[leg.roll]) for leg in sw.underlying.legs)
         if sw.expiry <= as_of:
             ctx.log.add(ctx.trades_file, sw.info.row, "expiry_date",
                         f"{sw.expiry} is on or before as_of {as_of}: an exercised swaption is "
@@ -339,7 +378,7 @@ def compile_swaptions(
             bad.add(i)
         elif start < np.datetime64(sw.expiry, "D"):
             ctx.log.add(ctx.trades_file, sw.info.row, "start_date",
-                        f"{sw.info.start} rolls to {start} (Modified Following), before "
+                        f"{sw.info.start} rolls to {start} (the legs' convention), before "
                         f"expiry_date {sw.expiry}: the underlying must start on or after expiry",
                         sw.info.trade_id)
             bad.add(i)
@@ -410,15 +449,15 @@ def swaption_par_rates(items: Sequence[tuple[int, SwaptionTrade]], market: Marke
     """Par rate of each swaption's underlying on the OIS curve, ``[swaptions]``.
 
     P = (P(T_0) - P(T_n)) / sum_i tau_i P(T_i): the overnight floating leg (no spread, no basis)
-    over the annuity of the fixed leg on its own schedule (backward from maturity, Modified
-    Following) and day count, T_0 / T_n its first adjusted start and last adjusted end.
+    over the annuity of the fixed leg on its own schedule (backward from maturity, the leg's
+    roll) and day count, T_0 / T_n its first adjusted start and last adjusted end.
     """
     out = np.empty(len(items))
     as_of = np.datetime64(market.as_of, "D")
     for k, (_, sw) in enumerate(items):
         fixed = next(leg for leg in sw.underlying.legs if isinstance(leg, FixedLeg))
         p = backward_schedules([sw.info.start], [sw.info.maturity], [fixed.months],
-                               market.calendar(fixed.currency))
+                               market.calendar(fixed.currency), ADJUST[fixed.roll])
         tau = year_fraction(fixed.daycount, p.start, p.end)
         disc = market.discount(fixed.currency, year_fraction_365(as_of, p.end))
         first = market.discount(fixed.currency, year_fraction_365(as_of, p.start[:1]))[0]
