@@ -458,8 +458,8 @@ class _BookRun:
         self.trades = None if book.allocation is None or part.trades is None else \
             ScenarioValuer(part.trades, book.model, scenario, part.trades.netting_set_ids,
                            book.market)
-        self.t0_trades = xp.asarray(book.trade_npv)[:, None] + xp.zeros((book.trade_npv.size,
-                                                                         n_paths))
+        self.t0_trades: Any = None if self.trades is None else \
+            xp.asarray(book.trade_npv)[:, None] + xp.zeros((book.trade_npv.size, n_paths))
         self.pending_trades: dict[int, Any] = {}  # exposure index -> V_i at its lag date
         # exposure index -> [(trades, their interval values at a lag date after the previous
         # exposure date)]: the lag values of the interval portfolio
@@ -479,6 +479,40 @@ class _BookRun:
         """The valuers that follow the paths (the book's, and each trade's for allocation)."""
         return [self.valuer] if self.trades is None else [self.valuer, self.trades]
 
+    def _trades_at_lag(self, step: Step, target: int, rows: np.ndarray, interval: bool
+                       ) -> None:
+        """For the allocation: the values at this lag date of the trades of the netting sets
+        whose collateral for exposure date ``target`` is called now (CSA ``rows``), and with
+        ``interval`` those of the interval portfolio (flows paid since the previous date)."""
+        alloc = self.book.allocation
+        if self.trades is None or alloc is None:
+            return
+        called = np.isin(alloc.ns_of_trade, self.csa.column[rows])
+        lag = self.pending_trades.setdefault(target, self.t0_trades.copy())
+        trade_values = self.trades.netting_set_values(step.t, step.state, called)
+        lag[called] = trade_values[called]
+        if interval:
+            self.interval_trades.setdefault(target, []).append((called, (
+                self.trades.interval_values(trade_values, step.t, step.state))))
+
+    def _allocate(self, step: Step, k: int, values: Any, collateral: Any, numeraire: Any,
+                  interval: tuple[Any, Any] | None) -> None:
+        """For the allocation: each trade's value on exposure date ``k`` (and its interval
+        portfolio's) against its netting set's exposure (:mod:`xvaflow.xva.allocation`)."""
+        alloc = self.book.allocation
+        if self.trades is None or alloc is None:
+            return
+        trade_values = self.trades.netting_set_values(step.t, step.state)
+        lag = self.pending_trades.pop(k, self.t0_trades)
+        alloc.add(k, trade_values, lag, values, collateral, numeraire, interval=interval is None)
+        if interval is not None:
+            lag = lag.copy()
+            for called, star in self.interval_trades.pop(k, []):
+                lag[called] = star[called]
+            alloc.add(k, self.trades.interval_values(trade_values, step.t, step.state), lag,
+                      *interval, numeraire, post=False)
+        self.trades.reset_cash()
+
     def _fx_all(self, step: Step) -> Any:
         """Base value of one unit of each currency, ``[C, paths]``."""
         model = self.book.model
@@ -496,17 +530,10 @@ class _BookRun:
                 subset[csa.column[rows]] = True
         values = valuer.netting_set_values(step.t, step.state, subset)
         numeraire = model.numeraire(step.t, step.state)
-        alloc = self.book.allocation
         for target, rows in calls:
             if rows.size:
-                if self.trades is not None and alloc is not None:
-                    called = np.isin(alloc.ns_of_trade, csa.column[rows])
-                    lag = self.pending_trades.setdefault(target, self.t0_trades.copy())
-                    trade_values = self.trades.netting_set_values(step.t, step.state, called)
-                    lag[called] = trade_values[called]
-                    if valuer.cash_paid and index > exposure_index[target]:
-                        self.interval_trades.setdefault(target, []).append((called, (
-                            self.trades.interval_values(trade_values, step.t, step.state))))
+                self._trades_at_lag(step, target, rows,
+                                    valuer.cash_paid and index > exposure_index[target])
                 fx_csa = self._fx_all(step)[csa.currency[rows]]
                 prior = self.balance[rows]
                 new = margin_call(values[csa.column[rows]] / fx_csa, prior, csa, rows)
@@ -536,18 +563,7 @@ class _BookRun:
                 interval_collateral[csa.column] = held_collateral(called, csa) * fx_now
             interval = (valuer.interval_values(values, step.t, step.state), interval_collateral)
         book = self.book
-        if self.trades is not None and alloc is not None:
-            trade_values = self.trades.netting_set_values(step.t, step.state)
-            lag = self.pending_trades.pop(k, self.t0_trades)
-            alloc.add(k, trade_values, lag, values, collateral, numeraire,
-                      interval=interval is None)
-            if interval is not None:
-                lag = lag.copy()
-                for called, star in self.interval_trades.pop(k, []):
-                    lag[called] = star[called]
-                alloc.add(k, self.trades.interval_values(trade_values, step.t, step.state),
-                          lag, *interval, numeraire, post=False)
-            self.trades.reset_cash()
+        self._allocate(step, k, values, collateral, numeraire, interval)
         exposure, interval_exposure = book.profile.add(k, values, collateral, numeraire,
                                                        interval, first)
         book.acc.add(k, exposure, interval_exposure, first)
