@@ -64,8 +64,12 @@ class XvaPipelineStack(Stack):
         for task_definition in workers.task_definitions:
             data.grant(task_definition.task_role, ACCESS["worker"])
 
+        # the workers' memory, so that the partition stage refuses a run whose partitions
+        # cannot fit in a task (xvaflow.pipeline.stages.worker_memory)
         environment = {"XVAFLOW_BUCKET": data.bucket.bucket_name,
-                       "XVAFLOW_RUN_PREFIX": RUN_PREFIX, "XVAFLOW_INPUT_PREFIX": INPUT_PREFIX}
+                       "XVAFLOW_RUN_PREFIX": RUN_PREFIX, "XVAFLOW_INPUT_PREFIX": INPUT_PREFIX,
+                       "XVAFLOW_WORKER_MEMORY_MIB": str(settings.cpu_task_memory_mib),
+                       "XVAFLOW_GPU_WORKER_MEMORY_MIB": str(settings.gpu_task_memory_mib)}
         self.functions: dict[str, StageFunction] = {}
         for stage, (_, description) in STAGES.items():
             function = StageFunction(self, f"{stage.capitalize()}Stage", repo_root=REPO_ROOT,

@@ -219,7 +219,9 @@ def test_gpu_capacity_provider_scales_to_zero(template: Template,
     assert any(isinstance(p, dict) and "Ref" in p for p in providers)
 
 
-def test_stage_lambdas_run_the_handlers_from_the_image(resources: dict[str, Any]) -> None:
+def test_stage_lambdas_run_the_handlers_from_the_image(
+        resources: dict[str, Any], synthesized: tuple[XvaPipelineStack, Path]) -> None:
+    settings = synthesized[0].settings
     functions = [v["Properties"] for v in of_type(resources, "AWS::Lambda::Function").values()
                  if v["Properties"].get("PackageType") == "Image"]
     commands = sorted(f["ImageConfig"]["Command"][0] for f in functions)
@@ -235,8 +237,12 @@ def test_stage_lambdas_run_the_handlers_from_the_image(resources: dict[str, Any]
         assert callable(getattr(loaded, function))
     for props in functions:
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert set(props["Environment"]["Variables"]) == {
-            "XVAFLOW_BUCKET", "XVAFLOW_RUN_PREFIX", "XVAFLOW_INPUT_PREFIX"}
+        variables = props["Environment"]["Variables"]
+        assert set(variables) == {"XVAFLOW_BUCKET", "XVAFLOW_RUN_PREFIX", "XVAFLOW_INPUT_PREFIX",
+                                  "XVAFLOW_WORKER_MEMORY_MIB", "XVAFLOW_GPU_WORKER_MEMORY_MIB"}
+        # the memory the partition stage checks a run against is the task definitions'
+        assert variables["XVAFLOW_WORKER_MEMORY_MIB"] == str(settings.cpu_task_memory_mib)
+        assert variables["XVAFLOW_GPU_WORKER_MEMORY_MIB"] == str(settings.gpu_task_memory_mib)
         assert props["LoggingConfig"]["LogGroup"]["Ref"]
 
 

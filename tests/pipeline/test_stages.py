@@ -193,3 +193,21 @@ def test_s3_missing_object_reads_as_missing(code: str, status: int) -> None:
         stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
         with pytest.raises(client.exceptions.ClientError):
             S3Store("bucket", client).get_bytes("runs/r/results/part-0.json")
+
+
+def test_partition_stage_refuses_a_run_a_worker_task_cannot_hold(
+        store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deployed, the stack passes the task definitions' memory: a partition that would not fit
+    in one worker task is refused before anything starts, with the figure."""
+    monkeypatch.setenv("XVAFLOW_WORKER_MEMORY_MIB", "0")
+    with pytest.raises(InputError) as exc:
+        stages.partition_stage(store, {"run_id": "r1", "settings": SETTINGS})
+    message = str(exc.value)
+    assert "run settings, paths: 512 paths on" in message
+    assert "but a worker task has 0.0 GiB" in message
+    assert not store.exists("runs/r1/spec.json")
+    monkeypatch.setenv("XVAFLOW_WORKER_MEMORY_MIB", "16384")
+    assert stages.partition_stage(store, {"run_id": "r1", "settings": SETTINGS})["partitions"]
+    monkeypatch.setenv("XVAFLOW_GPU_WORKER_MEMORY_MIB", "0")  # a CPU run does not read it
+    assert stages.partition_stage(store, {"run_id": "r2", "input_prefix": "inputs/r1/",
+                                          "settings": SETTINGS})["partitions"]

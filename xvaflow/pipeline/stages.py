@@ -204,6 +204,19 @@ def memory_estimate(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
                 + allocated)
 
 
+WORKER_MEMORY_VARIABLES = {"cpu": "XVAFLOW_WORKER_MEMORY_MIB",
+                           "gpu": "XVAFLOW_GPU_WORKER_MEMORY_MIB"}
+
+
+def worker_memory(backend: str) -> int | None:
+    """Bytes of memory a deployed worker task of ``backend`` has (the task definitions' limit,
+    which the stack passes to the stage functions); None when not deployed (local runs check
+    their own machine)."""
+    kind = "gpu" if backend in GPU_BACKENDS else "cpu"
+    text = os.environ.get(WORKER_MEMORY_VARIABLES[kind], "")
+    return int(text) << 20 if text.isdigit() else None
+
+
 def machine_memory() -> int | None:
     """Bytes of memory this process may use: the physical memory, or the cgroup's limit when
     lower (a container); None when unknown."""
@@ -223,9 +236,10 @@ def machine_memory() -> int | None:
 
 def memory_problem(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
                    factors: int, partitions: int, workers: int,
-                   available: int | None) -> Problem | None:
+                   available: int | None, where: str = "this machine") -> Problem | None:
     """A problem when ``workers`` partitions at once need more than ``available`` bytes
-    (:func:`memory_estimate`), naming the figure and what to change; None when they fit."""
+    (:func:`memory_estimate`) of ``where``, naming the figure and what to change; None when
+    they fit."""
     if available is None:
         return None
     per = memory_estimate(portfolio, settings, grid, factors, partitions)
@@ -237,7 +251,7 @@ def memory_problem(portfolio: Portfolio, settings: RunSettings, grid: TimeGrid,
     return Problem("run settings", None, "paths", f"{settings.paths} paths on "
                    f"{int(grid.exposure_steps.size)} exposure dates need about "
                    f"{need / gib:,.1f} GiB ({at_once} partition(s) at once, "
-                   f"{per / gib:,.1f} GiB each) but this machine has {available / gib:,.1f} "
+                   f"{per / gib:,.1f} GiB each) but {where} has {available / gib:,.1f} "
                    "GiB: use fewer paths, a smaller path_chunk, more partitions or fewer "
                    "workers (docs/conventions.md, \"Input limits\")")
 
@@ -374,6 +388,11 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     settings = settings_for(portfolio, overrides, "settings")
     model, grid, short = simulation_plan(portfolio, settings, ("settings", "grid")
                                          if "grid" in overrides else ("run.json", "grid"))
+    cfg = portfolio_config(portfolio, overrides, "settings")
+    memory = memory_problem(portfolio, settings, grid, len(model.factor_names), cfg.partitions,
+                            1, worker_memory(settings.backend), "a worker task")
+    if memory is not None:  # each ECS task holds one partition
+        raise InputError([memory])
     model_info = model.summary()
     # Workers read a copy of the inputs whose market.json carries every Hull-White model, so
     # that calibration runs once, here.
@@ -386,7 +405,6 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
             store.put_bytes(f"{prefix}inputs/{name}", store.get_bytes(source + name))
     put_json(store, f"{prefix}inputs/market.json", market_doc)
 
-    cfg = portfolio_config(portfolio, dict(event.get("settings") or {}), "settings")
     parts = [p for p in partition_netting_sets(portfolio.compiled, cfg.partitions, cfg.paths)
              if p]
     values = price_t0(portfolio.compiled, portfolio.market)
