@@ -52,7 +52,7 @@ from xvaflow.core.dates import FloatArray, IntArray
 from xvaflow.exposure.profile import ExposureProfile
 from xvaflow.pricing.scenario import scatter_rows
 from xvaflow.products.tables import CompiledPortfolio
-from xvaflow.xva.adjustments import XvaAccumulator
+from xvaflow.xva.adjustments import METRICS, XvaAccumulator
 from xvaflow.xva.integration import curvature_gradient
 
 
@@ -183,7 +183,7 @@ class TradeAllocation:
 
     def allocate(self, acc: XvaAccumulator, profile: ExposureProfile, times: FloatArray,
                  today: tuple[FloatArray, FloatArray, FloatArray]) -> dict[str, FloatArray]:
-        """metric -> ``[T]`` each trade's share of its netting set's path sum (module doc).
+        """metric (of METRICS) -> ``[T]`` each trade's share of its netting set's path sum.
 
         Args:
             acc: the base book's finished accumulator (today's and curvature terms added).
@@ -214,7 +214,7 @@ class TradeAllocation:
         start_mean = np.vstack([(npv - collateral)[None, :], profile.ee[:-1]])
         start_var = np.vstack([np.zeros((1, n_ns)), profile.net_var[:-1]])
         out = {}
-        for m in acc.curvature:
+        for m in (m for m in METRICS if m in acc.curvature):  # not the stress/CS01 variants
             f = acc.weights.functionals[m]
             side, sign = f.positive, (1.0 if f.positive else -1.0)
             linear = np.zeros(rows.size)

@@ -364,13 +364,12 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
     if "vega" in settings.sensitivities:
         xva.update(_vega_variants(portfolio, ns_ids, compiled, settings, model, xva))
     base_book = books[0]
-    trade_xva = {}
+    trade_xva: dict[str, FloatArray] = {}
     if base_book.allocation is not None:
-        shares = base_book.allocation.allocate(
+        trade_xva = base_book.allocation.allocate(
             base_book.acc, base_book.profile, exposure_times,
             (base_book.trade_npv, base_book.npv, _today_collateral(base_book.npv, csa,
                                                                    base_book.model)))
-        trade_xva = {m: shares[m] for m in METRICS if m in shares}
     capital, kva_ns = _capital(portfolio, ns_ids, compiled, exposure_times, base_book.profile,
                                settings.cost_of_capital)
     timings["total"] = time.perf_counter() - started
