@@ -65,8 +65,8 @@ def run(portfolio: Portfolio | str | Path, out: str | Path | None = None, *,
 
     path = portfolio.path if isinstance(portfolio, Portfolio) else Path(portfolio)
     directory = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="xvaflow-"))
-    run_pipeline(path, directory, settings, workers=workers,
-                 log=(lambda _: None) if quiet else _stderr)
+    quiet_log: dict[str, Any] = {"log": lambda _: None} if quiet else {}  # default: stderr
+    run_pipeline(path, directory, settings, workers=workers, **quiet_log)
     return read_results(directory)
 
 
@@ -162,8 +162,3 @@ def _pandas() -> Any:
                                   "without it)")]) from None
     return pandas
 
-
-def _stderr(line: str) -> None:
-    import sys
-
-    print(line, file=sys.stderr)

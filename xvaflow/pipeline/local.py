@@ -57,6 +57,7 @@ from xvaflow.pipeline.runtime import lambda_handler, store_for, worker_main
 from xvaflow.pipeline.stages import (
     PORTFOLIO_FILES,
     aggregate_stage,
+    engine_settings,
     machine_memory,
     memory_problem,
     optimise_stage,
@@ -64,7 +65,6 @@ from xvaflow.pipeline.stages import (
     plan_warnings,
     portfolio_config,
     run_prefix,
-    settings_for,
     simulation_plan,
 )
 from xvaflow.pipeline.store import ObjectStore, get_json
@@ -135,7 +135,7 @@ def check_portfolio(path: str | Path, overrides: Mapping[str, Any], here: bool =
     """
     portfolio = load_portfolio(path)
     cfg = portfolio_config(portfolio, dict(overrides), "command line")
-    settings = settings_for(portfolio, dict(overrides), "command line")
+    settings = engine_settings(cfg)
     model, grid, short = simulation_plan(portfolio, settings, ("command line", "--grid")
                                          if "grid" in overrides else ("run.json", "grid"))
     if here:

@@ -134,7 +134,11 @@ def portfolio_config(portfolio: Portfolio, overrides: dict[str, Any], source: st
 
 def settings_for(portfolio: Portfolio, overrides: dict[str, Any], source: str) -> RunSettings:
     """The engine's settings for the portfolio (see :func:`portfolio_config`)."""
-    cfg = portfolio_config(portfolio, overrides, source)
+    return engine_settings(portfolio_config(portfolio, overrides, source))
+
+
+def engine_settings(cfg: RunConfig) -> RunSettings:
+    """The engine's part of a run configuration."""
     return RunSettings(paths=cfg.paths, seed=cfg.seed, grid=cfg.grid, bilateral=cfg.bilateral,
                        antithetic=cfg.antithetic, backend=cfg.backend, path_chunk=cfg.path_chunk,
                        stress=cfg.stress, sensitivities=cfg.sensitivities,
@@ -385,10 +389,10 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     source = str(event.get("input_prefix", f"inputs/{run_id}/"))
     portfolio = _load(store, source)
     overrides = dict(event.get("settings") or {})
-    settings = settings_for(portfolio, overrides, "settings")
+    cfg = portfolio_config(portfolio, overrides, "settings")
+    settings = engine_settings(cfg)
     model, grid, short = simulation_plan(portfolio, settings, ("settings", "grid")
                                          if "grid" in overrides else ("run.json", "grid"))
-    cfg = portfolio_config(portfolio, overrides, "settings")
     memory = memory_problem(portfolio, settings, grid, len(model.factor_names), cfg.partitions,
                             1, worker_memory(settings.backend), "a worker task")
     if memory is not None:  # each ECS task holds one partition

@@ -292,9 +292,10 @@ def compile_legs(items: Sequence[tuple[int, SwapTrade]], ctx: CompileContext) ->
     # forward running to the accrual end rolled forward (Following), as QuantLib's par coupons;
     # dates already rolled (or on the ``none`` calendar) are their own fixing dates.
     fix_s, fix_e = start.copy(), end.copy()
+    row_ccy = np.array(legs.currency)[leg]
+    rolled = term & (np.array(legs.roll)[leg] != "none")
     for code in set(legs.currency):
-        rows_c = np.flatnonzero(term & (np.array(legs.currency)[leg] == code)
-                                & (np.array(legs.roll)[leg] != "none"))
+        rows_c = np.flatnonzero(rolled & (row_ccy == code))
         cal = ctx.market.calendar(code)
         fix_s[rows_c] = cal.adjust(start[rows_c], "preceding")
         fix_e[rows_c] = cal.adjust(end[rows_c], "following")

@@ -139,13 +139,13 @@ class TradeAllocation:
         residual = collateral - scatter_rows(xp, lag_values[idx], rows[idx], values.shape[0])
         residual *= deflator
         net = (values - collateral) * deflator
+        own = trade_values * deflator
         mean, cross = to_numpy(moved.sum(axis=1)), to_numpy((moved * net[rows]).sum(axis=1))
         by_side = {}
         for side in (True, False):
             inside = (net > 0.0) if side else (net < 0.0)
             w = inside[rows]
-            by_side[side] = (to_numpy((moved * w).sum(axis=1)),
-                             to_numpy((trade_values * deflator * w).sum(axis=1)),
+            by_side[side] = (to_numpy((moved * w).sum(axis=1)), to_numpy((own * w).sum(axis=1)),
                              to_numpy((residual * inside).sum(axis=1)))
         for sums, on in ((self.post, post), (self.interval, interval)):
             if on:

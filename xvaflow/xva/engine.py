@@ -370,7 +370,9 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
             base_book.acc, base_book.profile, exposure_times,
             (base_book.trade_npv, base_book.npv, _today_collateral(base_book.npv, csa,
                                                                    base_book.model)))
-    capital, kva_ns = _capital(portfolio, ns_ids, compiled, exposure_times, base_book.profile,
+    ends = dict(zip(compiled.netting_set_ids, compiled.netting_set_end_times(), strict=True))
+    end = np.array([ends[n] for n in ns_ids])  # [ns] each netting set's last event
+    capital, kva_ns = _capital(portfolio, ns_ids, end, exposure_times, base_book.profile,
                                settings.cost_of_capital)
     timings["total"] = time.perf_counter() - started
     return PartitionResult(
@@ -378,7 +380,7 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         npv=base_book.npv, profile=base_book.profile, xva=xva,
         n_paths=settings.paths, batch_size=base_book.acc.batch_size,
         eepe=eepe(exposure_times, base_book.profile.basel_ee,
-                  _eepe_window(portfolio, compiled, ns_ids)), steps=len(grid),
+                  _eepe_window(portfolio, end)), steps=len(grid),
         xva_by_date={m: base_book.acc.by_date[m] for m in METRICS
                      if m in base_book.acc.by_date},
         timings=timings, fallbacks=risk.fallbacks, capital=capital, kva=kva_ns,
@@ -386,16 +388,16 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         trade_xva=trade_xva)
 
 
-def _capital(portfolio: Portfolio, ns_ids: list[str], compiled: CompiledPortfolio,
-             times: FloatArray, profile: ExposureProfile, cost_of_capital: float
+def _capital(portfolio: Portfolio, ns_ids: list[str], end: FloatArray, times: FloatArray,
+             profile: ExposureProfile, cost_of_capital: float
              ) -> tuple[CapitalProfile, FloatArray]:
-    """Capital profiles and KVA of the netting sets (:mod:`xvaflow.xva.kva`)."""
+    """Capital profiles and KVA of the netting sets ending at ``end`` ``[ns]``
+    (:mod:`xvaflow.xva.kva`)."""
     market = portfolio.market
     cpty = [portfolio.counterparties[portfolio.netting_sets[n].counterparty_id] for n in ns_ids]
     specs = [portfolio.credit[c.counterparty_id] for c in cpty]
-    end = dict(zip(compiled.netting_set_ids, compiled.netting_set_end_times(), strict=True))
     capital = capital_profile(
-        times, profile.basel_ee, profile.epe, np.array([end[n] for n in ns_ids]),
+        times, profile.basel_ee, profile.epe, end,
         np.array([1.0 - float(s.curve.survival(YEAR)) for s in specs]),
         np.array([1.0 - s.recovery for s in specs]),
         np.array([risk_weight(c.sector, c.rating) for c in cpty]))
@@ -603,14 +605,13 @@ def _run_chunk(part: _Partition, first: int, n_paths: int,
     return value_time
 
 
-def _eepe_window(portfolio: Portfolio, compiled: CompiledPortfolio, ns_ids: list[str]
-                 ) -> FloatArray:
+def _eepe_window(portfolio: Portfolio, end: FloatArray) -> FloatArray:
     """``[ns]`` Basel's EEPE window: one year (the calendar date as_of + 1Y), or the netting
-    set's maturity when it is earlier."""
+    set's maturity ``end`` ``[ns]`` when it is earlier."""
     as_of = np.datetime64(portfolio.market.as_of, "D")
     one_year = float((add_tenor(as_of, parse_tenor("1Y")) - as_of).astype(np.int64)) / 365.0
-    end = dict(zip(compiled.netting_set_ids, compiled.netting_set_end_times(), strict=True))
-    return np.array([min(one_year, end[n]) for n in ns_ids])
+    out: FloatArray = np.minimum(one_year, end)
+    return out
 
 
 def _today_collateral(npv: FloatArray, csa: CsaArrays, model: CrossAssetModel) -> FloatArray:

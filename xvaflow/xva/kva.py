@@ -38,6 +38,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from xvaflow.core.dates import FloatArray
+from xvaflow.exposure.profile import eepe as eepe_from
 from xvaflow.regulatory.bacva import ALPHA, DS
 
 COST_OF_CAPITAL = 0.10
@@ -85,13 +86,8 @@ def _forward_measures(times: FloatArray, basel_ee: FloatArray, ee_deflated: Floa
         if later.size == 0:
             eepe[j] = eee[0] * (window > 0.0)
             continue
-        # intervals (t_{k-1}, t_k] after t_j, each with EEE at its right end
-        left = np.r_[times[j], later[:-1]]
-        inside = np.maximum(np.minimum(later[:, None] - times[j], window[None, :])
-                            - np.minimum(left[:, None] - times[j], window[None, :]), 0.0)
-        total = inside.sum(axis=0)
-        eepe[j] = np.where(total > 0.0, (eee[1:] * inside).sum(axis=0)
-                           / np.where(total > 0.0, total, 1.0), eee[0] * (window > 0.0))
+        # the Basel EEPE of the dates after t_j, their running maximum started at EE(t_j)
+        eepe[j] = np.where(window > 0.0, eepe_from(later - times[j], eee[1:], window), 0.0)
         first_year = later - times[j] <= YEAR + 1e-9
         eee_d = np.maximum.accumulate(ee_deflated[j + 1:], axis=0)
         denominator = (eee_d * (dt[j + 1:] * first_year)[:, None]).sum(axis=0)
