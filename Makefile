@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORE_STAMP := $(VENV)/.installed-core
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit infra bench clean
+.PHONY: demo test lint typecheck unit browser infra bench clean
 
 $(CORE_STAMP): pyproject.toml
 	@echo "== installing xvaflow and its runtime dependencies into $(VENV)"
@@ -37,8 +37,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# report.html's test opens it in a real headless browser: Debian's chromium, installed here when
+# this runs as root with apt-get (as in CI); elsewhere that test is skipped and says why
+BROWSERS := chromium chromium-browser google-chrome
+browser:
+	@if (for b in $(BROWSERS); do command -v $$b && exit 0; done; exit 1) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "== installing Debian's chromium for the report's browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || echo "WARNING: chromium could not be installed; the browser test will be skipped"; \
+	else echo "SKIPPED installing chromium (not root, or no apt-get): the browser test will be \
+	skipped"; fi
 
 # the workflow definition (asl-validator, statelint), `cdk synth` with cdk-nag, cfn-lint;
 # needs node/npm (pinned tools come from package-lock.json) and is skipped, loudly, without it
@@ -53,4 +65,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_seed_dag.py
 
 clean:
-	rm -rf $(VENV) out cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts

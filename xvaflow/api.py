@@ -137,6 +137,24 @@ class Results:
         frame.index.name = "netting_set_id"
         return frame
 
+    def sensitivities(self) -> pd.DataFrame | None:
+        """results.json ``sensitivities`` as one row per figure (index ``netting_set_id``
+        (``PORTFOLIO`` for the totals), ``metric``, ``kind``, ``key``; columns ``value``,
+        ``stderr``), or None without ``sensitivities``. Units per kind: docs/outputs.md."""
+        from xvaflow.report.results import sensitivity_rows
+
+        section = self.document.get("sensitivities")
+        if not section:
+            return None
+        rows = [{**r, "netting_set_id": r["netting_set_id"] or "PORTFOLIO"}
+                for r in sensitivity_rows(section)]
+        return _pandas().DataFrame(rows).set_index(["netting_set_id", "metric", "kind", "key"])
+
+    @property
+    def report(self) -> Path:
+        """report.html of the run (open it in a browser)."""
+        return self.directory / "report.html"
+
     def _csv(self, name: str, index: list[str], dates: list[str] | None = None
              ) -> pd.DataFrame:
         pd = _pandas()

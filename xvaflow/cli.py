@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     run.add_argument("--run-id", dest="run_id",
                      help="run id (default: local-<UTC time>-<random>)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress on stderr (warnings and errors are still printed)")
 
     submit = sub.add_parser("submit", help="run the workflow on a deployed stack (AWS)")
     submit.add_argument("portfolio", type=Path)
@@ -85,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_stack(status)
     status.add_argument("--wait", action="store_true", help="follow the run until it ends")
     status.add_argument("--out", type=Path, help="download the outputs here if it succeeded")
+
+    report = sub.add_parser("report", help="render report.html again from the outputs of a run "
+                            "in DIR")
+    report.add_argument("out", type=Path, metavar="DIR")
 
     validate = sub.add_parser("validate", help="check inputs, print every problem")
     validate.add_argument("portfolio", type=Path)
@@ -306,19 +312,55 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warnings_only(line: str) -> None:
+    if line.startswith("warning: "):
+        print(line, file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from xvaflow.pipeline.local import run_pipeline
+    from xvaflow.pipeline.progress import TerminalBar
     from xvaflow.pipeline.publish import run_output_files
 
     _check_out_dir(args.out)
     if args.workers is not None and args.workers < 1:
         raise InputError([_usage("--workers must be at least 1")])
+    bar = TerminalBar(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
+    log = (bar.log if bar is not None else _warnings_only if args.quiet else
+           functools.partial(print, file=sys.stderr))
     summary = run_pipeline(args.portfolio, args.out, _overrides(args), workers=args.workers,
-                           run_id=_check_run_id(args.run_id) if args.run_id else None)
+                           run_id=_check_run_id(args.run_id) if args.run_id else None,
+                           log=log, progress=bar)
     _print_xva(summary.document)
     files = run_output_files(summary.document)
     print(f"wrote {', '.join(str(summary.out / f) for f in files[:-1])} and "
           f"{summary.out / files[-1]}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render DIR/report.html from DIR's published outputs and publish the set again, so the
+    page and the files it shows stay one unit."""
+    from xvaflow.pipeline.publish import CURRENT, output_lock, publish_or_refuse
+    from xvaflow.report.html import REPORT_FILE, report_html
+
+    out: Path = args.out
+    if not (out / "exposure.csv").is_file() or not (out / "results.json").is_file():
+        raise InputError([_usage(f"{out}: no results.json and exposure.csv there; report.html "
+                                 "is rendered from the outputs of `xvaflow run` or "
+                                 "`xvaflow submit`")])
+    with output_lock(out):
+        source = out / CURRENT if (out / CURRENT).is_dir() else out
+        files = {f.name: f.read_bytes() for f in sorted(source.iterdir())
+                 if f.is_file() and not f.name.startswith(".") and f.name != REPORT_FILE}
+        try:
+            run_id = str(json.loads(files["results.json"])["run"]["run_id"])
+            files[REPORT_FILE] = report_html(files)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError([_usage(f"{out}: its outputs cannot be read as an xvaflow run's "
+                                     f"({type(exc).__name__}: {exc})")]) from None
+        publish_or_refuse(out, run_id, files)
+    print(f"wrote {out / REPORT_FILE}")
     return EXIT_OK
 
 
@@ -445,7 +487,7 @@ def _usage(message: str) -> Problem:
 
 
 COMMANDS = {"price": cmd_price, "capital": cmd_capital, "whatif": cmd_whatif,
-            "run": cmd_run, "validate": cmd_validate,
+            "run": cmd_run, "report": cmd_report, "validate": cmd_validate,
             "generate": cmd_generate, "submit": cmd_submit, "status": cmd_status}
 
 

@@ -18,7 +18,8 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 def results(tmp_path_factory: pytest.TempPathFactory) -> xvaflow.Results:
     book = xvaflow.load_portfolio(DEMO)
     return xvaflow.run(book, tmp_path_factory.mktemp("api") / "out", paths=200,
-                       grid="3M:2Y", seed=7, stress=True, allocation=True)
+                       grid="3M:2Y", seed=7, stress=True, allocation=True,
+                       sensitivities=["credit", "fx"])
 
 
 def test_frames_match_the_published_files(results: xvaflow.Results) -> None:
@@ -43,6 +44,19 @@ def test_frames_match_the_published_files(results: xvaflow.Results) -> None:
     capital = results.capital()
     assert capital is not None
     assert set(capital.index) == set(doc["netting_sets"])
+    sens = results.sensitivities()
+    assert sens is not None
+    section = doc["sensitivities"]
+    for (ns, metric, kind, key), row in sens.iterrows():
+        tree = section["totals"] if ns == "PORTFOLIO" else section["netting_sets"][ns]
+        errors = (section["stderr"]["totals"] if ns == "PORTFOLIO"
+                  else section["stderr"]["netting_sets"][ns])
+        leaf, error = tree[metric][kind], errors[metric][kind]
+        for part in key.split("."):
+            leaf, error = leaf[part], error[part]
+        assert (row["value"], row["stderr"]) == (leaf, error)
+    assert {"fx_delta", "cs01"} <= set(sens.index.get_level_values("kind"))
+    assert results.report.is_file()
 
 
 def test_read_results_reads_any_output_directory(results: xvaflow.Results) -> None:

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ from xvaflow.core.errors import InputError, PipelineError, Problem, ProblemLog
 from xvaflow.io.files import JSON_LIMIT, RUN_LIMIT, TABLE_LIMIT, read_input
 from xvaflow.io.portfolio import load_portfolio
 from xvaflow.pipeline.asl import EcsRunTaskSync, Interpreter, LambdaInvoke, substitute
+from xvaflow.pipeline.progress import TerminalBar
+from xvaflow.pipeline.progress import set_sink as set_progress_sink
 from xvaflow.pipeline.publish import (
     new_run_id,
     output_lock,
@@ -107,10 +110,9 @@ def _task_environment(params: Mapping[str, Any]) -> dict[str, str]:
 
 def run_worker_task(params: Mapping[str, Any]) -> int:
     """An ECS task, locally: the worker entry point with the task's environment (in a worker
-    process, with one BLAS thread; progress lines when stderr is a terminal)."""
+    process, with one BLAS thread; its progress goes to the parent, not to the terminal)."""
     with threadpool_limits(limits=1, user_api="blas"):
-        return worker_main({**_task_environment(params), "XVAFLOW_QUIET": "1",
-                            "XVAFLOW_PROGRESS": "1" if sys.stderr.isatty() else "0"})
+        return worker_main({**_task_environment(params), "XVAFLOW_QUIET": "1"})
 
 
 def check_inputs(path: str | Path, overrides: Mapping[str, Any], here: bool = False,
@@ -158,7 +160,8 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
                  workers: int | None = None, run_id: str | None = None,
                  log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
                  worker_task: Callable[[Mapping[str, Any]], int] = run_worker_task,
-                 sleep: Callable[[float], None] = time.sleep) -> RunSummary:
+                 sleep: Callable[[float], None] = time.sleep,
+                 progress: TerminalBar | None = None) -> RunSummary:
     """Execute the workflow definition locally and publish the outputs into ``out``.
 
     ``out`` is locked for the run, and its store is cleared first: a run reads only its own
@@ -173,6 +176,8 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
         log: progress lines.
         worker_task: what an ECS task runs (tests inject failures here).
         sleep: the interpreter's wait between retries (tests skip it).
+        progress: a bar the workers' progress is drawn on (a terminal's; ``log`` should then
+            be its :meth:`TerminalBar.log`).
 
     Raises:
         InputError: bad portfolio or settings, or another run holds ``out``.
@@ -199,7 +204,12 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
         n_workers = max(1, workers or os.cpu_count() or 1)
         log(f"xvaflow run {run_id}: workflow {DEFINITION} on {n_workers} worker processes, "
             f"store {store_dir}")
-        _execute(store, bucket, path, run_id, overrides, n_workers, log, worker_task, sleep)
+        try:
+            _execute(store, bucket, path, run_id, overrides, n_workers, log, worker_task, sleep,
+                     progress)
+        finally:
+            if progress is not None:
+                progress.close()
         log_model(get_json(store, f"{prefix}spec.json")["model"], log)
         document = get_json(store, f"{prefix}output/results.json")
         document["run"]["workers"] = n_workers
@@ -217,7 +227,7 @@ def run_pipeline(path: str | Path, out: str | Path, overrides: Mapping[str, Any]
 def _execute(store: ObjectStore, bucket: str, path: str | Path, run_id: str,
              overrides: dict[str, Any], n_workers: int, log: Callable[[str], None],
              worker_task: Callable[[Mapping[str, Any]], int],
-             sleep: Callable[[float], None]) -> None:
+             sleep: Callable[[float], None], progress: TerminalBar | None) -> None:
     """Copy the portfolio into the store and run the definition to its end.
 
     Raises:
@@ -242,19 +252,37 @@ def _execute(store: ObjectStore, bucket: str, path: str | Path, run_id: str,
     lock = threading.Lock()  # Map iterations run in threads: one whole line at a time
 
     def ecs(params: Mapping[str, Any]) -> int:
+        k = _partition(params)
         with lock:
-            log(f"  partition {_partition(params)} started")
-        code = run_in_process(worker_task, params)
+            log(f"  partition {k} started")
+            if progress is not None:
+                progress.board.started(k)
+                progress.update(force=True)
+
+        def step(done: int, total: int) -> None:
+            if progress is not None:
+                progress.board.step(k, done, total)
+                progress.update()
+
+        code = run_in_process(worker_task, params, step if progress is not None else None)
         with lock:
             outcome = ("done" if code == 0 else f"killed by signal {code - 128}" if code > 128
                        else "failed")
-            log(f"  partition {_partition(params)} {outcome}")
+            if progress is not None:
+                progress.board.finished(k, code == 0)
+            log(f"  partition {k} {outcome}")
         return code
+
+    def items(spec: Mapping[str, Any]) -> Any:
+        listed = get_json(store, spec["Parameters"]["Key"])
+        if progress is not None and isinstance(listed, list):
+            progress.board.expect(len(listed))
+        return listed
 
     interpreter = Interpreter(
         definition, {"arn:aws:states:::lambda:invoke": LambdaInvoke(handlers),
                      "arn:aws:states:::ecs:runTask.sync": EcsRunTaskSync(ecs)},
-        item_reader=lambda spec: get_json(store, spec["Parameters"]["Key"]), sleep=sleep)
+        item_reader=items, sleep=sleep)
     execution = interpreter.run({"run_id": run_id, "input_prefix": source,
                                  "settings": overrides, "max_concurrency": n_workers},
                                 name=run_id)
@@ -263,13 +291,25 @@ def _execute(store: ObjectStore, bucket: str, path: str | Path, run_id: str,
                             f"{execution.cause}")
 
 
-def run_in_process(task: Callable[[Mapping[str, Any]], int], params: Mapping[str, Any]) -> int:
+def run_in_process(task: Callable[[Mapping[str, Any]], int], params: Mapping[str, Any],
+                   on_progress: Callable[[int, int], None] | None = None) -> int:
     """Run ``task(params)`` in a fresh forked process and return its exit code: the task's
     result, 1 when it raised, 128 + N when signal N killed it (137 for SIGKILL, as a shell
-    or ECS reports it)."""
-    process = multiprocessing.get_context("fork").Process(
-        target=_task_process, args=(task, dict(params), os.getpid()), daemon=False)
+    or ECS reports it). The task's progress (:mod:`xvaflow.pipeline.progress`) is passed to
+    ``on_progress(done, total)`` as it comes, through a pipe."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False) if on_progress else (None, None)
+    process = context.Process(target=_task_process, args=(task, dict(params), os.getpid(), sender),
+                              daemon=False)
     process.start()
+    if receiver is not None and sender is not None and on_progress is not None:
+        sender.close()  # the child holds the only sending end: EOF when it exits
+        while True:
+            try:
+                on_progress(*receiver.recv())
+            except EOFError:
+                break
+        receiver.close()
     process.join()
     code = process.exitcode
     if code is None:  # unreachable after join; kept total
@@ -278,10 +318,11 @@ def run_in_process(task: Callable[[Mapping[str, Any]], int], params: Mapping[str
 
 
 def _task_process(task: Callable[[Mapping[str, Any]], int], params: dict[str, Any],
-                  parent: int) -> None:
+                  parent: int, progress: Connection | None) -> None:
     """Body of a task process: tie its life to the parent's, run the task, exit with its
     code (an exception is one line on stderr and exit code 1, like a failed container)."""
     die_with_parent(parent)
+    set_progress_sink(progress)
     try:
         code = int(task(params))
     except Exception as exc:  # the task's failure, reported as a container's would be

@@ -4,7 +4,7 @@ A command writes its outputs as one unit::
 
     DIR/.lock                        held (flock) by the command writing DIR
     DIR/.runs/<run_id>/              the set: results.json [, exposure.csv, trades.csv,
-                                     diagnostics.json, stress.csv]
+                                     diagnostics.json, report.html, stress.csv]
     DIR/.current -> .runs/<run_id>   switched atomically to the new set
     DIR/results.json -> .current/results.json    (likewise each name of the set)
 
@@ -25,7 +25,8 @@ from pathlib import Path
 
 from xvaflow.core.errors import InputError, Problem
 
-OUTPUT_FILES = ("results.json", "exposure.csv", "trades.csv", "diagnostics.json")
+OUTPUT_FILES = ("results.json", "exposure.csv", "trades.csv", "diagnostics.json",
+                "report.html")
 STRESS_FILE = "stress.csv"  # in the set when the run computed stress scenarios
 
 

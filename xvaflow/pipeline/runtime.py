@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from xvaflow.core.errors import InputError, XvaflowError
+from xvaflow.pipeline.progress import sink as progress_sink
 from xvaflow.pipeline.store import LocalStore, ObjectStore, S3Store
 
 BUCKET_ENV = "XVAFLOW_BUCKET"
@@ -115,7 +116,7 @@ def worker_main(env: Mapping[str, str] = os.environ) -> int:
     run_id = env.get("XVAFLOW_RUN_ID", "")
     try:
         partition = int(env.get("XVAFLOW_PARTITION", ""))
-        progress = _progress(run_id, partition, terminal=env.get("XVAFLOW_PROGRESS") == "1")
+        progress = _progress(run_id, partition)
         run_stage("CalculatePartitionedXVA",
                   lambda: worker_stage(store_from_env(env), run_id, partition, progress), run_id)
     except (StageFailed, ValueError) as exc:
@@ -124,20 +125,25 @@ def worker_main(env: Mapping[str, str] = os.environ) -> int:
     return 0
 
 
-def _progress(run_id: str, partition: int, terminal: bool) -> Callable[[int, int], None]:
-    """Report every 10% of a partition's steps: a line on stderr for a terminal, else a JSON
-    log line (CloudWatch)."""
-    shown = 0
+def _progress(run_id: str, partition: int) -> Callable[[int, int], None]:
+    """Report a partition's steps: to the parent process of a local run through its pipe
+    (:mod:`xvaflow.pipeline.progress`), at every whole percent; else (deployed) a JSON log
+    line at every 10% (CloudWatch)."""
+    shown = -1
+    conn = progress_sink()
 
     def report(done: int, total: int) -> None:
         nonlocal shown
+        if conn is not None:
+            percent = 100 * done // max(total, 1)
+            if percent > shown:
+                shown = percent
+                conn.send((done, total))
+            return
         tenth = 10 * done // max(total, 1)
-        if tenth > shown:
+        if tenth > max(shown, 0):
             shown = tenth
-            if terminal:
-                print(f"  partition {partition}: {10 * tenth}%", file=sys.stderr, flush=True)
-            else:
-                log_json(stage="CalculatePartitionedXVA", run_id=run_id, partition=partition,
-                         event="progress", percent=10 * tenth)
+            log_json(stage="CalculatePartitionedXVA", run_id=run_id, partition=partition,
+                     event="progress", percent=10 * tenth)
 
     return report

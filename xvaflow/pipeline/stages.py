@@ -58,7 +58,8 @@ from xvaflow.portfolio import Portfolio, RunConfig
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.tables import EQ_FORWARD
 from xvaflow.regulatory.capital import ba_cva_inputs, merge_capital, netting_set_capital
-from xvaflow.report.results import trades_section
+from xvaflow.report.html import REPORT_FILE, report_html
+from xvaflow.report.results import json_bytes, trades_section
 from xvaflow.simulation.grid import GridError, TimeGrid
 from xvaflow.xva.engine import (
     PartitionResult,
@@ -598,11 +599,15 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
 # RunXVAOptimization
 # ---------------------------------------------------------------------------------------------
 def optimise_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]:
-    """The desks' diagnostic tables (:mod:`xvaflow.optimise.diagnostics`)."""
+    """The desks' diagnostic tables (:mod:`xvaflow.optimise.diagnostics`) and report.html
+    (:mod:`xvaflow.report.html`), the last of the run's outputs."""
     run_id = str(event["run_id"])
     prefix = run_prefix(run_id)
     results = get_json(store, str(event.get("results_key", f"{prefix}output/results.json")))
-    report = desk_diagnostics(results, get_json(store, f"{prefix}attributes.json"))
+    diagnostics = desk_diagnostics(results, get_json(store, f"{prefix}attributes.json"))
     key = f"{prefix}output/diagnostics.json"
-    put_json(store, key, report)
+    put_json(store, key, diagnostics)
+    files = {"results.json": json_bytes(results), "diagnostics.json": json_bytes(diagnostics),
+             "exposure.csv": store.get_bytes(f"{prefix}output/exposure.csv")}
+    store.put_bytes(f"{prefix}output/{REPORT_FILE}", report_html(files))
     return {"run_id": run_id, "diagnostics_key": key}

@@ -37,3 +37,31 @@ def _num(x: Any) -> float | None:
 def json_bytes(document: dict[str, Any]) -> bytes:
     """A JSON output file's content (no NaN: missing metrics are null)."""
     return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
+
+
+def sensitivity_rows(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """results.json ``sensitivities`` as flat rows, portfolio first, then per netting set:
+    ``{"netting_set_id": None | id, "metric", "kind", "key", "value", "stderr"}``; ``key``
+    joins the levels below the kind with ``.`` (``USD.5Y``, ``CP_ACME.flat``, ``EURUSD``)."""
+    errors = section.get("stderr") or {}
+    scopes: list[tuple[str | None, dict[str, Any], dict[str, Any]]] = [
+        (None, section.get("totals") or {}, errors.get("totals") or {})]
+    scopes += [(ns, tree, (errors.get("netting_sets") or {}).get(ns) or {})
+               for ns, tree in (section.get("netting_sets") or {}).items()]
+    rows = []
+    for ns, tree, err in scopes:
+        for metric, kinds in tree.items():
+            for kind, keys in kinds.items():
+                for key, value in _leaves(keys):
+                    se: Any = (err.get(metric) or {}).get(kind) or {}
+                    for part in key:
+                        se = se.get(part) if isinstance(se, dict) else None
+                    rows.append({"netting_set_id": ns, "metric": metric, "kind": kind,
+                                 "key": ".".join(key), "value": value, "stderr": se})
+    return rows
+
+
+def _leaves(tree: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(tree, dict):
+        return [leaf for k, v in tree.items() for leaf in _leaves(v, (*path, k))]
+    return [(path, tree)]
