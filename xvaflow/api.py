@@ -114,18 +114,18 @@ class Results:
     def trades(self) -> pd.DataFrame:
         """trades.csv (index ``trade_id``): netting set, counterparty, product, t0 values and,
         with ``allocation``, each trade's share of its netting set's XVA."""
-        return self._csv("trades.csv", index=["trade_id"])
+        return self._table("trades", index=["trade_id"])
 
     def exposure(self) -> pd.DataFrame:
         """exposure.csv (index ``netting_set_id``, ``date``; ``PORTFOLIO`` rows included):
         EE, EPE, ENE, PFE, collateral, Basel EE, the XVA term structure, capital profiles."""
-        return self._csv("exposure.csv", index=["netting_set_id", "date"], dates=["date"])
+        return self._table("exposure", index=["netting_set_id", "date"], dates=["date"])
 
     def stress(self) -> pd.DataFrame | None:
         """stress.csv (index scenario, netting set, metric), or None without ``stress``."""
-        if not (self.directory / "stress.csv").exists():
+        if self.document.get("stress") is None:
             return None
-        return self._csv("stress.csv", index=["scenario", "netting_set_id", "metric"])
+        return self._table("stress", index=["scenario", "netting_set_id", "metric"])
 
     def capital(self) -> pd.DataFrame | None:
         """SA-CCR per netting set (index ``netting_set_id``), or None without a capital
@@ -155,20 +155,25 @@ class Results:
         """report.html of the run (open it in a browser)."""
         return self.directory / "report.html"
 
-    def _csv(self, name: str, index: list[str], dates: list[str] | None = None
-             ) -> pd.DataFrame:
+    def _table(self, name: str, index: list[str], dates: list[str] | None = None
+               ) -> pd.DataFrame:
+        """A table of the run in its format (``run.format``: CSV or Parquet)."""
+        from xvaflow.report.tables import unescape
+
         pd = _pandas()
-        frame = pd.read_csv(self.directory / name, parse_dates=dates or False,
-                            dtype={c: str for c in ("trade_id", "netting_set_id",
-                                                    "counterparty_id")})
-        for column in ("trade_id", "netting_set_id", "counterparty_id"):
+        fmt = self.document["run"].get("format", "csv")
+        path = self.directory / f"{name}.{fmt}"
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+            for column in dates or []:
+                frame[column] = pd.to_datetime(frame[column])
+            return frame.set_index(index)
+        ids = ("trade_id", "netting_set_id", "counterparty_id")
+        frame = pd.read_csv(path, parse_dates=dates or False, dtype=dict.fromkeys(ids, str))
+        for column in ids:
             if column in frame:  # ids a spreadsheet would evaluate carry an apostrophe
-                frame[column] = frame[column].map(_unescape)
+                frame[column] = frame[column].map(unescape)
         return frame.set_index(index)
-
-
-def _unescape(value: str) -> str:
-    return value[1:] if isinstance(value, str) and value.startswith("'") else value
 
 
 def _pandas() -> Any:

@@ -129,6 +129,9 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
                    help="each trade's share of its netting set's CVA, DVA, FCA and FBA "
                    "(trades.csv; costs a valuation of every trade on its own; run.json: "
                    "allocation)")
+    p.add_argument("--format", choices=("csv", "parquet"),
+                   help="run's tables exposure, trades, stress: csv (default) or parquet (the "
+                   "parquet extra; run.json: format)")
     side = p.add_mutually_exclusive_group()
     side.add_argument("--bilateral", dest="bilateral", action="store_const", const=True,
                       default=None, help="first-to-default CVA/DVA: each weighted by the other "
@@ -140,7 +143,7 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return {k: getattr(args, k) for k in ("paths", "seed", "grid", "partitions", "backend",
                                           "antithetic", "path_chunk", "bilateral", "stress",
-                                          "sensitivities", "allocation")
+                                          "sensitivities", "allocation", "format")
             if getattr(args, k) is not None}
 
 
@@ -345,9 +348,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from xvaflow.report.html import REPORT_FILE, report_html
 
     out: Path = args.out
-    if not (out / "exposure.csv").is_file() or not (out / "results.json").is_file():
-        raise InputError([_usage(f"{out}: no results.json and exposure.csv there; report.html "
-                                 "is rendered from the outputs of `xvaflow run` or "
+    if not (out / "results.json").is_file() or not any(
+            (out / f"exposure.{fmt}").is_file() for fmt in ("csv", "parquet")):
+        raise InputError([_usage(f"{out}: no results.json and exposure table there; "
+                                 "report.html is rendered from the outputs of `xvaflow run` or "
                                  "`xvaflow submit`")])
     with output_lock(out):
         source = out / CURRENT if (out / CURRENT).is_dir() else out

@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -26,11 +27,12 @@ from xvaflow.pipeline.local import run_pipeline
 from xvaflow.report.charts import nice_ticks
 from xvaflow.report.html import (
     PROFILE_CHARTS,
-    parse_exposure,
+    profiles,
     render_report,
     report_html,
     term_structure,
 )
+from xvaflow.report.tables import read_columns
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo"
@@ -82,7 +84,7 @@ def test_the_run_publishes_the_report_with_its_set(out: Path) -> None:
 
 def test_the_term_structure_ends_at_the_totals(out: Path) -> None:
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    exposure = parse_exposure((out / "exposure.csv").read_text(encoding="utf-8"))
+    exposure = profiles(read_columns((out / "exposure.csv").read_bytes(), "csv"))
     curves = term_structure(exposure["PORTFOLIO"])
     assert set(curves) == {"cva", "dva", "fca", "fba"}
     for metric, cumulative in curves.items():
@@ -108,7 +110,7 @@ def test_text_from_the_inputs_is_escaped(out: Path) -> None:
     hostile = '<script>alert("x")</script>&'
     ns = next(iter(doc["netting_sets"]))
     doc["netting_sets"][hostile] = {**doc["netting_sets"].pop(ns), "counterparty_id": hostile}
-    exposure = parse_exposure(files["exposure.csv"].decode())
+    exposure = profiles(read_columns(files["exposure.csv"], "csv"))
     exposure[hostile] = exposure.pop(ns)
     page = render_report(doc, exposure, json.loads(files["diagnostics.json"]))
     assert "<script>" not in page
@@ -132,7 +134,7 @@ def test_xvaflow_report_renders_it_again_as_one_set(out: Path, tmp_path: Path,
     capsys.readouterr()
     assert main(["report", str(empty)]) == 2
     err = capsys.readouterr().err
-    assert "no results.json and exposure.csv there" in err
+    assert "no results.json and exposure table there" in err
     assert "Traceback" not in err
 
 
@@ -147,7 +149,8 @@ const charts = [...document.querySelectorAll("svg.chart")].map(svg => {
     return {cls: el.getAttribute("class"), name: el.dataset.series, w: b.width, h: b.height,
             length: el.tagName === "path" ? el.getTotalLength() : 0};
   });
-  return {label: svg.getAttribute("aria-label"), visible: svg.closest("details:not([open])") === null,
+  return {label: svg.getAttribute("aria-label"),
+          visible: svg.closest("details:not([open])") === null,
           w: box.width, h: box.height, shapes};
 });
 document.getElementById("probe").textContent = JSON.stringify(charts);
@@ -214,3 +217,44 @@ def test_the_report_renders_in_a_headless_browser(out: Path, tmp_path: Path) -> 
     # the charts' first colour (EPE, CVA, the bars) is on the screen, not only in the file
     blue = sum(n for n, rgb in colours if rgb == (0x1F, 0x77, 0xB4))
     assert blue > 2000, blue
+
+
+def test_a_parquet_run_publishes_the_same_tables_in_parquet(out: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    import xvaflow
+
+    directory = tmp_path / "pq"
+    run_pipeline(DEMO, directory, {**SETTINGS, "format": "parquet"}, workers=1,
+                 log=lambda _: None)
+    names = {f.name for f in (directory / ".current").iterdir()}
+    assert names == {"results.json", "exposure.parquet", "trades.parquet", "stress.parquet",
+                     "diagnostics.json", "report.html"}
+    parquet, csv_run = xvaflow.read_results(directory), xvaflow.read_results(out)
+    assert parquet.document["run"]["format"] == "parquet"
+    assert csv_run.document["run"]["format"] == "csv"
+    # the same seed and settings: the same figures, whichever the file format
+    for frame in ("exposure", "trades", "stress"):
+        a, b = getattr(parquet, frame)(), getattr(csv_run, frame)()
+        assert list(a.columns) == list(b.columns)
+        assert list(a.index) == list(b.index)
+        numeric = a.select_dtypes("number").columns
+        assert numeric.size > 0
+        assert np.allclose(a[numeric], b[numeric], rtol=1e-12, atol=5e-7, equal_nan=True)
+    page = (directory / "report.html").read_bytes()
+    assert page == report_html(_files(directory))
+    assert b'<path class="series" data-series="EPE"' in page
+
+
+def test_a_bad_format_is_one_clear_error(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO, root)
+    (root / "run.json").write_text('{"format": "xlsx"}')
+    assert main(["validate", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "run.json, format: must be one of csv, parquet, got 'xlsx'" in err
+    with pytest.raises(SystemExit) as usage:  # argparse: exit 2 with the usage
+        main(["run", str(DEMO), "--out", str(tmp_path / "o"), "--format", "json"])
+    assert usage.value.code == 2
+    assert "argument --format: invalid choice: 'json'" in capsys.readouterr().err

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from xvaflow.pipeline.aggregate import TRADE_COLUMNS
 from xvaflow.pipeline.local import run_pipeline
+from xvaflow.report.tables import TRADE_COLUMNS
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 SETTINGS = {"paths": 200, "grid": "3M:2Y", "seed": 5}

@@ -26,9 +26,9 @@ from xvaflow.cli import main
 from xvaflow.io import market_json
 from xvaflow.io.hedges import HEDGE_COLUMNS
 from xvaflow.io.portfolio import CPTY_COLUMNS, CSA_COLUMNS, NETTING_COLUMNS
-from xvaflow.pipeline.aggregate import EXPOSURE_COLUMNS, STRESS_COLUMNS, TRADE_COLUMNS
 from xvaflow.portfolio import RunConfig
 from xvaflow.products.registry import ALL_TRADE_COLUMNS, COMMON_COLUMNS, PRODUCTS
+from xvaflow.report.tables import EXPOSURE_COLUMNS, STRESS_COLUMNS, TRADE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

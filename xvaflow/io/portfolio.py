@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import importlib.util
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,6 +49,7 @@ from xvaflow.market.curves import HazardCurve
 from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
 from xvaflow.portfolio import (
     CSA_TYPES,
+    OUTPUT_FORMATS,
     SENSITIVITY_KINDS,
     Counterparty,
     Csa,
@@ -675,6 +677,15 @@ def run_config_from(raw: dict[str, Any], log: ProblemLog, file: str,
         elif key in ("bilateral", "antithetic", "stress", "allocation"):
             if not isinstance(value, bool):
                 log.add(file, None, key, f"must be true or false, got {value!r}")
+                continue
+        elif key == "format":
+            if value not in OUTPUT_FORMATS:
+                log.add(file, None, key, f"must be one of {', '.join(OUTPUT_FORMATS)}, got "
+                        f"{_short(value)}")
+                continue
+            if value == "parquet" and importlib.util.find_spec("pyarrow") is None:
+                log.add(file, None, key, "parquet needs pyarrow: pip install "
+                        "'xvaflow[parquet]' (or use csv)")
                 continue
         elif key == "backend":
             if value not in ("numpy", "cupy"):

@@ -24,6 +24,7 @@ import numpy as np
 
 from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.t0 import TradeValues
+from xvaflow.report.results import SCHEMA_VERSION
 
 TOP_N = 20
 CONCENTRATION = 0.05
@@ -96,7 +97,7 @@ def desk_diagnostics(results: Mapping[str, Any], attributes: Mapping[str, Mappin
         return dict(sorted(groups.items(), key=lambda kv: -kv[1]["cva"]))
 
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "as_of": results["as_of"],
         "base_currency": results["base_currency"],
         "total_cva": total_cva,

@@ -1,4 +1,5 @@
-"""Aggregation of partition results into results.json and exposure.csv (CONTRACT.md, "Outputs").
+"""Aggregation of partition results into results.json and the exposure, trades and stress tables
+(written by :mod:`xvaflow.report.tables`; CONTRACT.md, "Outputs").
 
 Aggregation refuses partial results: every netting set with trades must come from exactly one
 partition, every partition must share the exposure dates and path count. Totals add netting
@@ -9,8 +10,6 @@ sum of the netting sets' positive exposures.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,14 +19,18 @@ import numpy as np
 from xvaflow.core.errors import PipelineError
 from xvaflow.exposure.profile import QUANTILES, upper_quantiles
 from xvaflow.portfolio import Portfolio
+from xvaflow.report.results import SCHEMA_VERSION
+from xvaflow.report.tables import (
+    EXPOSURE_COLUMNS,
+    STRESS_COLUMNS,
+    TRADE_COLUMNS,
+    Table,
+    rows_of,
+)
 from xvaflow.xva.adjustments import METRICS, batch_stderr
 from xvaflow.xva.engine import PartitionResult
 from xvaflow.xva.risk import is_stress, sensitivities_section, split_variant, stress_rows
 
-EXPOSURE_COLUMNS = ("netting_set_id", "date", "time", "ee", "epe", "ene", "pfe_95", "pfe_975",
-                    "pfe_99", "expected_collateral", "basel_ee",
-                    *(f"{m}_contribution" for m in METRICS), "epe_stderr", "ene_stderr",
-                    "ead", "capital_ccr", "capital_cva")
 PORTFOLIO = "PORTFOLIO"
 
 
@@ -74,9 +77,9 @@ def netting_set_info(portfolio: Portfolio) -> dict[str, dict[str, str | None]]:
 def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, str | None]],
               header: dict[str, Any], run_info: dict[str, Any],
               credit_buckets: dict[str, list[str]] | None = None
-              ) -> tuple[dict[str, Any], str, str | None]:
-    """(results.json document without the trades section, exposure.csv text, stress.csv text
-    or None when no stress was run).
+              ) -> tuple[dict[str, Any], Table, Table | None]:
+    """(results.json document without the trades section, the exposure table, the stress
+    table or None when no stress was run).
 
     Args:
         parts: every partition's result.
@@ -132,7 +135,7 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
                          kva=None if p.kva is None else _num(p.kva[j]))
             netting[ns] = entry
     document = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "as_of": header["as_of"],
         "base_currency": header["base_currency"],
         "run": run_info,
@@ -141,7 +144,7 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
     }
     stress, sensitivities, rows = _risk(parts, netting_sets, credit_buckets or {})
     document["stress"], document["sensitivities"] = stress, sensitivities
-    return document, exposure_csv(parts, expected), stress_csv(rows) if rows else None
+    return document, exposure_table(parts, expected), stress_table(rows) if rows else None
 
 
 def _risk(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str, str | None]],
@@ -190,42 +193,22 @@ def allocated_trades(trades: dict[str, dict[str, Any]], parts: Sequence[Partitio
             for tid, entry in trades.items()}
 
 
-TRADE_COLUMNS = ("trade_id", "netting_set_id", "counterparty_id", "product", "currency", "npv",
-                 "npv_base", *METRICS)
-
-
-def trades_csv(trades: dict[str, dict[str, Any]],
-               netting_sets: dict[str, dict[str, str | None]]) -> str:
+def trades_table(trades: dict[str, dict[str, Any]],
+                 netting_sets: dict[str, dict[str, str | None]]) -> Table:
     """trades.csv: one row per trade (file order) with its netting set, counterparty, product,
     t0 value (trade currency and base) and allocated XVA (empty when not allocated)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(TRADE_COLUMNS)
-    for tid, t in trades.items():
-        ns = t["netting_set_id"]
-        w.writerow([csv_text(tid), csv_text(ns), csv_text(str(netting_sets[ns]["counterparty_id"])),
-                    t["product"], t["currency"],
-                    *("" if t.get(k) is None else _fmt(t[k]) for k in ("npv", "npv_base",
-                                                                      *METRICS))])
-    return buf.getvalue()
+    return Table("trades", TRADE_COLUMNS, [
+        (tid, t["netting_set_id"], str(netting_sets[t["netting_set_id"]]["counterparty_id"]),
+         t["product"], t["currency"], *(t.get(k) for k in ("npv", "npv_base", *METRICS)))
+        for tid, t in trades.items()])
 
 
-STRESS_COLUMNS = ("scenario", "netting_set_id", "metric", "base", "stressed", "change",
-                  "change_stderr")
-
-
-def stress_csv(rows: Sequence[dict[str, Any]]) -> str:
+def stress_table(rows: Sequence[dict[str, Any]]) -> Table:
     """stress.csv: one row per scenario, netting set (then PORTFOLIO) and metric."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(STRESS_COLUMNS)
-    for r in rows:
-        w.writerow([r["scenario"], csv_text(r["netting_set_id"]), r["metric"],
-                    *(_fmt(r[k]) for k in STRESS_COLUMNS[3:])])
-    return buf.getvalue()
+    return Table("stress", STRESS_COLUMNS, rows_of(rows, STRESS_COLUMNS))
 
 
-def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
+def exposure_table(parts: Sequence[PartitionResult], order: Sequence[str]) -> Table:
     """exposure.csv: one row per netting set and exposure date, then the PORTFOLIO rows.
 
     Besides CONTRACT.md's columns: ``basel_ee`` (undeflated EPE, the EEPE input) and the XVA
@@ -233,58 +216,34 @@ def exposure_csv(parts: Sequence[PartitionResult], order: Sequence[str]) -> str:
     metric (they sum over dates to the netting set's value in results.json; empty when the
     metric is not computed), and ``epe_stderr``/``ene_stderr``, the Monte Carlo standard errors
     of EPE and ENE (empty on PORTFOLIO rows: covariances across netting sets are not kept).
-
-    Netting-set ids are written with :func:`csv_text` (a leading apostrophe on ids that a
-    spreadsheet would evaluate as a formula).
     """
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(EXPOSURE_COLUMNS)
+    rows: list[tuple[Any, ...]] = []
     ref = parts[0]
     n = ref.n_paths
     where = {ns: (p, j) for p in parts for j, ns in enumerate(p.netting_sets)}
     for ns in order:
         p, j = where[ns]
         prof = p.profile
+        cap = p.capital
         for k, (d, t) in enumerate(zip(p.dates, p.times, strict=True)):
-            terms = [_fmt(p.xva_by_date[m][k, j] / n) if m in p.xva_by_date else ""
+            terms = [float(p.xva_by_date[m][k, j] / n) if m in p.xva_by_date else None
                      for m in METRICS]
-            cap = p.capital
-            w.writerow([csv_text(ns), str(d), f"{t:.6f}", *(_fmt(v) for v in (
+            rows.append((ns, str(d), float(t), *map(float, (
                 prof.ee[k, j], prof.epe[k, j], prof.ene[k, j], *prof.pfe[k, :, j],
                 prof.collateral[k, j], prof.basel_ee[k, j])), *terms,
-                _fmt(prof.epe_stderr[k, j]), _fmt(prof.ene_stderr[k, j]),
-                *(("", "", "") if cap is None else
-                  (_fmt(cap.ead[k, j]), _fmt(cap.ccr[k, j]), _fmt(cap.cva[k, j])))])
+                float(prof.epe_stderr[k, j]), float(prof.ene_stderr[k, j]),
+                *((None, None, None) if cap is None else
+                  map(float, (cap.ead[k, j], cap.ccr[k, j], cap.cva[k, j])))))
     total_path = sum(p.profile.portfolio_exposure for p in parts)
     pfe = upper_quantiles(np.asarray(total_path))  # quantiles over paths: [3, dates]
     for k, (d, t) in enumerate(zip(ref.dates, ref.times, strict=True)):
         sums = [sum(float(getattr(p.profile, f)[k].sum()) for p in parts)
                 for f in ("ee", "epe", "ene", "collateral", "basel_ee")]
-        terms = [_fmt(sum(float(p.xva_by_date[m][k].sum()) for p in parts) / n)
-                 if all(m in p.xva_by_date for p in parts) else "" for m in METRICS]
-        capital = [_fmt(sum(float(getattr(p.capital, f)[k].sum()) for p in parts))
-                   if all(p.capital is not None for p in parts) else ""
+        terms = [sum(float(p.xva_by_date[m][k].sum()) for p in parts) / n
+                 if all(m in p.xva_by_date for p in parts) else None for m in METRICS]
+        capital = [sum(float(getattr(p.capital, f)[k].sum()) for p in parts)
+                   if all(p.capital is not None for p in parts) else None
                    for f in ("ead", "ccr", "cva")]
-        w.writerow([PORTFOLIO, str(d), f"{t:.6f}", *(_fmt(v) for v in (
-            sums[0], sums[1], sums[2], *pfe[:, k], sums[3], sums[4])), *terms, "", "",
-            *capital])
-    return buf.getvalue()
-
-
-#: First characters that make a spreadsheet evaluate a cell (OWASP "CSV Injection"), and the
-#: apostrophe itself, so that the escaping below is reversible.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def csv_text(value: str) -> str:
-    """A text cell that spreadsheets show rather than evaluate: ``value`` with a leading
-    apostrophe (``'``) when it begins with ``=``, ``+``, ``-``, ``@``, TAB, CR or an apostrophe,
-    else unchanged (OWASP's advice against CSV injection): a spreadsheet then takes the cell as
-    text, never as a formula. A program reading the CSV gets the id back by removing one
-    leading apostrophe from a value that has one (no other value starts with one)."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _fmt(v: float) -> str:
-    return repr(float(v))
+        rows.append((PORTFOLIO, str(d), float(t), sums[0], sums[1], sums[2],
+                     *map(float, pfe[:, k]), sums[3], sums[4], *terms, None, None, *capital))
+    return Table("exposure", EXPOSURE_COLUMNS, rows)

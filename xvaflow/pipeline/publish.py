@@ -22,17 +22,22 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from xvaflow.core.errors import InputError, Problem
 
 OUTPUT_FILES = ("results.json", "exposure.csv", "trades.csv", "diagnostics.json",
                 "report.html")
 STRESS_FILE = "stress.csv"  # in the set when the run computed stress scenarios
+TABLES = ("exposure", "trades", "stress")  # written as CSV or Parquet (run.json "format")
 
 
-def run_output_files(results: Mapping[str, object]) -> tuple[str, ...]:
-    """The names of a run's output set, from its results.json document."""
-    return OUTPUT_FILES + ((STRESS_FILE,) if results.get("stress") is not None else ())
+def run_output_files(results: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of a run's output set, from its results.json document (the tables in the
+    run's format)."""
+    fmt = results.get("run", {}).get("format", "csv")
+    names = OUTPUT_FILES + ((STRESS_FILE,) if results.get("stress") is not None else ())
+    return tuple(f"{n.split('.')[0]}.{fmt}" if n.split(".")[0] in TABLES else n for n in names)
 RUNS, CURRENT, LOCK = ".runs", ".current", ".lock"
 
 
@@ -143,4 +148,6 @@ def _is_output(entry: Path) -> bool:
     """A visible output: a link into ``.current``, or an output file of an older version."""
     if entry.is_symlink():
         return os.readlink(entry).startswith(f"{CURRENT}/")
-    return entry.name in (*OUTPUT_FILES, STRESS_FILE) and entry.is_file()
+    stem, _, ext = entry.name.partition(".")
+    return entry.is_file() and (entry.name in (*OUTPUT_FILES, STRESS_FILE)
+                                or (stem in TABLES and ext == "parquet"))

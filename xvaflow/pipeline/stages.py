@@ -44,7 +44,12 @@ from xvaflow.io.portfolio import load_portfolio, run_config_from, simulation_pro
 from xvaflow.models.crossasset import CrossAssetModel
 from xvaflow.models.volatility import ForwardVariance
 from xvaflow.optimise.diagnostics import desk_diagnostics, netting_set_attributes
-from xvaflow.pipeline.aggregate import aggregate, allocated_trades, netting_set_info, trades_csv
+from xvaflow.pipeline.aggregate import (
+    aggregate,
+    allocated_trades,
+    netting_set_info,
+    trades_table,
+)
 from xvaflow.pipeline.partition import partition_netting_sets
 from xvaflow.pipeline.store import (
     MissingObjectError,
@@ -60,6 +65,7 @@ from xvaflow.products.tables import EQ_FORWARD
 from xvaflow.regulatory.capital import ba_cva_inputs, merge_capital, netting_set_capital
 from xvaflow.report.html import REPORT_FILE, report_html
 from xvaflow.report.results import json_bytes, trades_section
+from xvaflow.report.tables import encode
 from xvaflow.simulation.grid import GridError, TimeGrid
 from xvaflow.xva.engine import (
     PartitionResult,
@@ -422,7 +428,7 @@ def partition_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
         "capital_inputs": ba_cva_inputs(portfolio),
         "header": {"as_of": portfolio.market.as_of.isoformat(),
                    "base_currency": portfolio.market.base_currency},
-        "model": model_info, "steps": len(grid),
+        "model": model_info, "steps": len(grid), "format": cfg.format,
         "grid": resolved_grid(portfolio, settings), "horizon_short": short,
         "warnings": [str(w) for w in (*portfolio.warnings,
                                       *plan_warnings(portfolio, model, grid, short))],
@@ -572,7 +578,7 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
         "horizon_short": spec["horizon_short"], "steps": spec["steps"],
         "exposure_dates": int(parts[0].times.size), "partitions": len(parts),
         "backend": settings["backend"], "antithetic": settings["antithetic"],
-        "bilateral": settings["bilateral"], "model": spec["model"],
+        "bilateral": settings["bilateral"], "format": spec["format"], "model": spec["model"],
         "stage_seconds": {"partition": spec["partition_seconds"],
                           "slowest_partition": round(compute, 3)},
         **({"backend_fallback": {"backend": "numpy", "partitions": fallbacks}}
@@ -585,14 +591,14 @@ def aggregate_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]
     document["capital"] = merge_capital(capital_parts, list(spec["netting_sets"]),
                                         spec["capital_inputs"])
     document["trades"] = allocated_trades(get_json(store, f"{prefix}trades.json"), parts)
-    results_key, exposure_key = f"{prefix}output/results.json", f"{prefix}output/exposure.csv"
-    store.put_bytes(exposure_key, exposure.encode())
-    store.put_bytes(f"{prefix}output/trades.csv",
-                    trades_csv(document["trades"], spec["netting_sets"]).encode())
-    if stress is not None:
-        store.put_bytes(f"{prefix}output/stress.csv", stress.encode())
+    fmt = spec["format"]
+    for table in (exposure, trades_table(document["trades"], spec["netting_sets"]), stress):
+        if table is not None:
+            store.put_bytes(f"{prefix}output/{table.file(fmt)}", encode(table, fmt))
+    results_key = f"{prefix}output/results.json"
     put_json(store, results_key, document)
-    return {"run_id": run_id, "results_key": results_key, "exposure_key": exposure_key}
+    return {"run_id": run_id, "results_key": results_key,
+            "exposure_key": f"{prefix}output/{exposure.file(fmt)}"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +613,8 @@ def optimise_stage(store: ObjectStore, event: dict[str, Any]) -> dict[str, Any]:
     diagnostics = desk_diagnostics(results, get_json(store, f"{prefix}attributes.json"))
     key = f"{prefix}output/diagnostics.json"
     put_json(store, key, diagnostics)
+    exposure = f"exposure.{results['run']['format']}"
     files = {"results.json": json_bytes(results), "diagnostics.json": json_bytes(diagnostics),
-             "exposure.csv": store.get_bytes(f"{prefix}output/exposure.csv")}
+             exposure: store.get_bytes(f"{prefix}output/{exposure}")}
     store.put_bytes(f"{prefix}output/{REPORT_FILE}", report_html(files))
     return {"run_id": run_id, "diagnostics_key": key}

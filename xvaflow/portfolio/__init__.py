@@ -9,6 +9,7 @@ from xvaflow.portfolio.records import (
     CSA_TYPES,
     HEDGE_RELATIONS,
     HEDGE_TYPES,
+    OUTPUT_FORMATS,
     SENSITIVITY_KINDS,
     Counterparty,
     Csa,
@@ -17,5 +18,5 @@ from xvaflow.portfolio.records import (
     RunConfig,
 )
 
-__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "SENSITIVITY_KINDS", "Counterparty",
-           "Csa", "CvaHedge", "NettingSet", "Portfolio", "RunConfig"]
+__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "OUTPUT_FORMATS", "SENSITIVITY_KINDS",
+           "Counterparty", "Csa", "CvaHedge", "NettingSet", "Portfolio", "RunConfig"]

@@ -14,6 +14,7 @@ from xvaflow.core.dates import Tenor
 CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
 # CS01; IR delta and gamma; FX and equity delta; vega (Hull-White sigma, FX and equity vols)
 SENSITIVITY_KINDS = ("credit", "ir", "fx", "eq", "vega")
+OUTPUT_FORMATS = ("csv", "parquet")  # of the tabular outputs (xvaflow.report.tables)
 HEDGE_TYPES = ("single_name", "index")
 HEDGE_RELATIONS = ("direct", "legally_related", "sector_region")
 
@@ -132,3 +133,4 @@ class RunConfig:
     sensitivities: tuple[str, ...] = ()  # of SENSITIVITY_KINDS
     allocation: bool = False  # trades.csv: each trade's share of its netting set's XVA
     cost_of_capital: float = 0.10  # KVA: the return required on capital, per year
+    format: str = "csv"  # of the tabular outputs: one of OUTPUT_FORMATS

@@ -1,6 +1,6 @@
 """report.html: one self-contained page of a run's results, for people rather than programs.
 
-Rendered from the published files only (results.json, exposure.csv, diagnostics.json), so the
+Rendered from the published files only (results.json, the exposure table, diagnostics.json), so the
 pipeline's last stage, ``xvaflow run`` and ``xvaflow report DIR`` (re-rendering any output
 directory) all produce the same page. No script, stylesheet, font or image is fetched: the
 charts are inline SVG (:mod:`xvaflow.report.charts`) and the page opens offline.
@@ -15,18 +15,16 @@ largest allocated CVA when it allocated. Every text from the inputs (ids, names)
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
 from xvaflow.report.charts import PALETTE, Band, Series, bar_chart, compact, line_chart
 from xvaflow.report.results import sensitivity_rows
+from xvaflow.report.tables import read_columns, table_file
 
 REPORT_FILE = "report.html"
 PORTFOLIO = "PORTFOLIO"
@@ -52,25 +50,25 @@ nav a{margin-right:12px}
 
 
 def report_html(files: Mapping[str, bytes]) -> bytes:
-    """report.html from an output set (name: content; results.json required, exposure.csv and
-    diagnostics.json used when present)."""
+    """report.html from an output set (name: content; results.json required, the exposure
+    table (CSV or Parquet) and diagnostics.json used when present)."""
     results = json.loads(files["results.json"])
-    exposure = parse_exposure(files["exposure.csv"].decode()) if "exposure.csv" in files else {}
+    found = table_file(files, "exposure")
+    exposure = profiles(read_columns(*found)) if found else {}
     diagnostics = (json.loads(files["diagnostics.json"]) if "diagnostics.json" in files
                    else None)
     return render_report(results, exposure, diagnostics).encode()
 
 
-def parse_exposure(text: str) -> dict[str, dict[str, list[float]]]:
-    """exposure.csv as netting set (or PORTFOLIO) -> column -> values by date (an empty cell
-    is NaN; ids lose the apostrophe that keeps spreadsheets from evaluating them)."""
-    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in csv.DictReader(io.StringIO(text)):
-        ns = row.pop("netting_set_id")
-        ns = ns[1:] if ns.startswith("'") else ns
-        row.pop("date", None)
-        for column, cell in row.items():
-            out[ns][column].append(float(cell) if cell not in ("", None) else math.nan)
+def profiles(columns: Mapping[str, list[Any]]) -> dict[str, dict[str, list[float]]]:
+    """The exposure table's columns (:func:`xvaflow.report.tables.read_columns`) as netting
+    set (or PORTFOLIO) -> numeric column -> values by date."""
+    numeric = [c for c in columns if c not in ("netting_set_id", "date")]
+    out: dict[str, dict[str, list[float]]] = {}
+    for i, ns in enumerate(columns["netting_set_id"]):
+        entry = out.setdefault(ns, {c: [] for c in numeric})
+        for c in numeric:
+            entry[c].append(columns[c][i])
     return out
 
 
