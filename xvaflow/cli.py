@@ -60,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     whatif.add_argument("--out", type=Path, required=True, help="directory for results.json")
     _add_settings(whatif)
 
+    margin = sub.add_parser("margin", help="initial margin: ISDA SIMM per netting set from the "
+                            "trades' t0 sensitivities (crif.csv), or of a CRIF you give")
+    margin.add_argument("portfolio", type=Path)
+    margin.add_argument("--out", type=Path, required=True,
+                        help="directory for results.json and crif.csv")
+    margin.add_argument("--crif", type=Path, help="SIMM of this CRIF file (per PortfolioID) "
+                        "instead of the portfolio's own sensitivities")
+    margin.add_argument("--mpor-days", dest="mpor_days", type=int, choices=(10, 1), default=10,
+                        help="SIMM calibration: 10-day (standard, default) or 1-day")
+
     run = sub.add_parser("run", help="the whole workflow locally: exposures and XVA")
     run.add_argument("portfolio", type=Path)
     run.add_argument("--out", type=Path, required=True, help="directory for the outputs")
@@ -214,8 +224,9 @@ def _check_finite(pf: Portfolio, npv_base: Any) -> None:
 
 
 def _publish_results(out: Path, command: str, pf: Portfolio, started: float,
-                     sections: dict[str, Any]) -> None:
-    """Publish a t0 command's results.json (header, ``run`` and ``sections``) to ``out``."""
+                     sections: dict[str, Any], files: dict[str, bytes] | None = None) -> None:
+    """Publish a t0 command's results.json (header, ``run`` and ``sections``), with ``files``
+    beside it, to ``out``."""
     from xvaflow.pipeline.publish import new_run_id, output_lock, publish_or_refuse
     from xvaflow.report.results import SCHEMA_VERSION, json_bytes
 
@@ -229,8 +240,47 @@ def _publish_results(out: Path, command: str, pf: Portfolio, started: float,
         **sections,
     })
     with output_lock(out):
-        publish_or_refuse(out, run_id, {"results.json": document})
-    print(f"wrote {out / 'results.json'}", file=sys.stderr)
+        publish_or_refuse(out, run_id, {"results.json": document, **(files or {})})
+    print(f"wrote {', '.join(str(out / f) for f in ('results.json', *(files or {})))}",
+          file=sys.stderr)
+
+
+def cmd_margin(args: argparse.Namespace) -> int:
+    """ISDA SIMM per netting set (results.json ``initial_margin``) and the CRIF it came from."""
+    from xvaflow.core.errors import ProblemLog
+    from xvaflow.io.portfolio import load_portfolio
+    from xvaflow.margin.crif import crif_csv, load_crif
+    from xvaflow.margin.sensitivities import margin_section, portfolio_crif, usd_problem
+
+    _check_out_dir(args.out)
+    started = time.perf_counter()
+    pf = load_portfolio(args.portfolio)
+    _print_warnings(pf.warnings)
+    market = pf.market
+    if (problem := usd_problem(market)) is not None:
+        raise InputError([problem])
+    usd = market.fx_rate(market.base_currency, "USD")
+    files: dict[str, bytes] = {}
+    if args.crif is not None:
+        log = ProblemLog()
+        rates = {c: market.fx_rate(c, "USD") for c in market.fx_to_base}
+        records = tuple(load_crif(args.crif, log, fx_to_usd=rates))
+        log.raise_if_any()
+        _print_warnings(log.warnings)
+        source = args.crif.name
+    else:
+        generated = portfolio_crif(pf)
+        _print_warnings(generated.warnings)
+        records, source = generated.records, "portfolio"
+        files["crif.csv"] = crif_csv(records).encode()
+    section = margin_section(records, usd, source, mpor_days=args.mpor_days)
+    ccy = market.base_currency
+    print(f"{section['model']} ({args.mpor_days}-day) as of {market.as_of} in {ccy}")
+    print(f"{'netting set':<16} {'received':>15} {'posted':>15}")
+    for ns, r in section["netting_sets"].items():
+        print(f"{ns:<16} {r['received']:>15,.0f} {r['posted']:>15,.0f}")
+    _publish_results(args.out, "margin", pf, started, {"initial_margin": section}, files)
+    return EXIT_OK
 
 
 def cmd_capital(args: argparse.Namespace) -> int:
@@ -491,7 +541,7 @@ def _usage(message: str) -> Problem:
 
 
 COMMANDS = {"price": cmd_price, "capital": cmd_capital, "whatif": cmd_whatif,
-            "run": cmd_run, "report": cmd_report, "validate": cmd_validate,
+            "run": cmd_run, "margin": cmd_margin, "report": cmd_report, "validate": cmd_validate,
             "generate": cmd_generate, "submit": cmd_submit, "status": cmd_status}
 
 

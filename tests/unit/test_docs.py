@@ -171,13 +171,14 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     new = tmp / "new.csv"
     new.write_text(NEW_TRADE, encoding="utf-8")
     small = ["--paths", "64", "--grid", "6M:1Y"]
-    out = {name: tmp / name for name in ("run", "capital", "whatif", "price")}
+    out = {name: tmp / name for name in ("run", "capital", "whatif", "price", "margin")}
     assert main(["run", str(demo), "--out", str(out["run"]), *small, "--stress",
                  "--sensitivities", "--allocation", "--workers", "1", "--partitions", "1"]) == 0
     assert main(["capital", str(demo), "--out", str(out["capital"])]) == 0
     assert main(["whatif", str(demo), "--trades", str(new), "--out", str(out["whatif"]),
                  *small]) == 0
     assert main(["price", str(demo), "--out", str(out["price"])]) == 0
+    assert main(["margin", str(demo), "--out", str(out["margin"])]) == 0
     return out
 
 
@@ -225,7 +226,7 @@ def _json(path: Path) -> Any:
 
 def test_every_results_field_is_documented(outputs: dict[str, Path]) -> None:
     documents = [_json(outputs[name] / "results.json")
-                 for name in ("run", "capital", "whatif", "price")]
+                 for name in ("run", "capital", "whatif", "price", "margin")]
     run = documents[0]
     assert run["stress"] is not None
     assert run["sensitivities"] is not None

@@ -424,6 +424,9 @@ def _fx_vols(j: _Json, raw: Any, as_of: _dt.date) -> dict[str, VolCurve]:
     return out
 
 
+SIMM_EQUITY_BUCKETS = (*(str(b) for b in range(1, 13)), "Residual")
+
+
 def _equities(j: _Json, raw: Any, as_of: _dt.date) -> dict[str, EquitySpec]:
     out: dict[str, EquitySpec] = {}
     for name, spec in (j.obj(raw, "equities") or {}).items():
@@ -439,8 +442,15 @@ def _equities(j: _Json, raw: Any, as_of: _dt.date) -> dict[str, EquitySpec]:
         q = j.number(obj.get("dividend_yield", 0.0), f"{path}.dividend_yield", lower=-0.5,
                      upper=0.5)
         vol = _vol_curve(j, obj.get("vol"), f"{path}.vol", as_of)
+        bucket = obj.get("simm_bucket")
+        if bucket is not None:
+            bucket = str(bucket) if not isinstance(bucket, bool) else ""
+            if bucket not in SIMM_EQUITY_BUCKETS:
+                j.problem(f"{path}.simm_bucket", f"must be an ISDA SIMM equity bucket, 1 to 12 "
+                          f"or Residual, got {obj['simm_bucket']!r}")
+                continue
         if None not in (spot, ccy, q, vol):
-            out[name] = EquitySpec(name, spot, ccy, q, vol)  # type: ignore[arg-type]
+            out[name] = EquitySpec(name, spot, ccy, q, vol, bucket)  # type: ignore[arg-type]
     return out
 
 

@@ -75,13 +75,15 @@ class VolCurve:
 
 @dataclass(frozen=True, slots=True)
 class EquitySpec:
-    """An equity index: spot (in ``currency``), continuous dividend yield, implied vols."""
+    """An equity index: spot (in ``currency``), continuous dividend yield, implied vols, and its
+    ISDA SIMM equity bucket (``"1"`` ... ``"12"``, ``"Residual"``; None when not given)."""
 
     name: str
     spot: float
     currency: str
     dividend_yield: float
     vol: VolCurve
+    simm_bucket: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

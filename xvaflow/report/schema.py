@@ -53,7 +53,7 @@ def keyed(values: Schema, keys: Schema | None = None) -> Schema:
 METRIC_KEYS: Schema = {"enum": list(METRICS)}
 
 RUN = obj({
-    "command": {"enum": ["price", "capital", "whatif"]},
+    "command": {"enum": ["price", "capital", "whatif", "margin"]},
     "run_id": TEXT, "wall_seconds": NUM, "paths": INT, "seed": INT,
     "grid": {"anyOf": [TEXT, {"type": "array", "items": {"type": ["string", "number"]}}]},
     "grid_default": BOOL, "horizon_short": {"type": "array", "items": TEXT},
@@ -130,6 +130,15 @@ WHATIF = obj({
 })
 
 
+_SIDES = obj({"received": NUM, "posted": NUM})
+INITIAL_MARGIN = obj({
+    "model": TEXT, "mpor_days": {"enum": [10, 1]}, "calculation_currency": CCY, "source": TEXT,
+    "usd_per_base": NUM, "totals": _SIDES,
+    "netting_sets": keyed(obj({"received": NUM, "posted": NUM, "received_usd": NUM,
+                               "posted_usd": NUM, "breakdown_usd": keyed(NUM)})),
+})
+
+
 def _command(name: str, sections: tuple[str, ...]) -> Schema:
     """``if run.command == name then these sections are required``."""
     return {"if": {"properties": {"run": {"properties": {"command": {"const": name}},
@@ -143,17 +152,17 @@ def results_schema() -> Schema:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://xvaflow.dev/schemas/results.schema.json",
         "title": f"xvaflow results.json, schema_version {SCHEMA_VERSION}",
-        "description": "Written by xvaflow run, price, capital and whatif; field meanings and "
-                       "units in docs/outputs.md.",
+        "description": "Written by xvaflow run, price, capital, whatif and margin; field "
+                       "meanings and units in docs/outputs.md.",
         **obj({"schema_version": {"const": SCHEMA_VERSION}, "as_of": DATE, "base_currency": CCY,
                "run": RUN, "totals": TOTALS, "netting_sets": NETTING_SETS, "stress": STRESS,
                "sensitivities": SENSITIVITIES, "capital": CAPITAL, "trades": TRADES,
-               "whatif": WHATIF},
+               "whatif": WHATIF, "initial_margin": INITIAL_MARGIN},
               optional=("totals", "netting_sets", "stress", "sensitivities", "capital",
-                        "trades", "whatif")),
+                        "trades", "whatif", "initial_margin")),
         "allOf": [
             _command("price", ("trades",)), _command("capital", ("capital",)),
-            _command("whatif", ("whatif",)),
+            _command("whatif", ("whatif",)), _command("margin", ("initial_margin",)),
             {"if": {"properties": {"run": {"not": {"required": ["command"]}}}},  # `run`
              "then": {"required": ["totals", "netting_sets", "stress", "sensitivities",
                                    "capital", "trades"]}},
