@@ -29,16 +29,16 @@ from scipy.stats import norm
 
 from xvaflow.cli import main
 from xvaflow.io.portfolio import load_portfolio
-from xvaflow.margin import load_parameters, simm
+from xvaflow.margin import simm
 from xvaflow.margin.crif import TENORS
-from xvaflow.margin.sensitivities import bucket_curve, hat, portfolio_crif, tenor_years
+from xvaflow.margin.sensitivities import bucket_curve, hat, portfolio_crif, vertex_years
 from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.t0 import price_t0
 from xvaflow.products.records import EquityTrade, FxForwardTrade, FxOptionTrade
 from xvaflow.report.schema import results_schema
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
-YEARS = tenor_years(load_parameters())
+YEARS = vertex_years(load_portfolio(DEMO).market.as_of)
 
 
 @pytest.fixture(scope="module")

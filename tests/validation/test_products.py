@@ -62,6 +62,8 @@ from xvaflow.core.dates import add_months
 from xvaflow.core.daycount import DAYCOUNTS
 from xvaflow.core.errors import ProblemLog
 from xvaflow.io.portfolio import load_portfolio
+from xvaflow.margin.crif import TENORS
+from xvaflow.margin.sensitivities import Book, bucket_curve, portfolio_crif, vertex_years
 from xvaflow.market.conventions import INDICES
 from xvaflow.market.curves import ZeroCurve
 from xvaflow.market.market import EquitySpec, HullWhiteParams, Market, VolCurve
@@ -349,6 +351,39 @@ def test_irs_npv_equals_quantlib(seed: int) -> None:
         worst.check(values.npv_base[k], base, swap.info.notional * env.fx(swap.info.currency),
                     LINEAR_TOL, f"{swap.info.trade_id} base")
     print(f"IRS worst {worst.value:.3g} x notional ({worst.where[:60]})")
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_irs_simm_ir_deltas_equal_quantlib_bucket_bumps(seed: int) -> None:
+    """The CRIF's Risk_IRCurve figures (xvaflow.margin.sensitivities) of random IRS in every
+    index equal QuantLib repricing the swap on its own curve moved by the same 1bp hat at each
+    SIMM vertex (a QuantLib ZeroCurve through the union of the curve's and the vertices'
+    dates). Tolerance 2e-8 x notional: two linear prices, each within 1e-8 x notional of the
+    other (test_irs_npv_equals_quantlib)."""
+    rng = np.random.default_rng(50 + seed)
+    env = make_env(seed)
+    trades = [random_irs(rng, env, i, index, kind % 4)
+              for i, (index, kind) in enumerate((ix, k) for ix in INDICES for k in range(2))]
+    log = ProblemLog()
+    compiled = compile_portfolio(trades, env.market, log)
+    crif = portfolio_crif(Book(trades, compiled, env.market)).records
+    got = {(r.trade_id, r.label1): r.amount_usd for r in crif if r.risk_type == "Risk_IRCurve"}
+    assert {r.qualifier for r in crif if r.risk_type == "Risk_IRCurve"} <= set(CCYS)
+    years = vertex_years(env.as_of)
+    worst = Worst()
+    for ccy in CCYS:
+        swaps = [t for t in trades if t.info.currency == ccy]
+        base = [ql_irs_npv(env, t) for t in swaps]
+        for k, tenor in enumerate(TENORS):
+            bumped = ql_zero_curve(bucket_curve(env.market.curves[ccy], years, k, 1e-4),
+                                   env.as_of)
+            moved = dataclasses.replace(env, curve={**env.curve, ccy: handle(bumped)})
+            for t, b in zip(swaps, base, strict=True):
+                expected = (ql_irs_npv(moved, t) - b) * env.fx(ccy)
+                worst.check(got.get((t.info.trade_id, tenor), 0.0), expected,
+                            t.info.notional * env.fx(ccy), 2 * LINEAR_TOL,
+                            f"{t.info.trade_id} {ccy} {tenor}")
+    print(f"SIMM IR delta worst {worst.value:.3g} x notional ({worst.where[:60]})")
 
 
 def test_irs_seasoned_overnight_uses_the_accrual_factor() -> None:

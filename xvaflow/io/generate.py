@@ -164,6 +164,7 @@ def fx_vol_term_structure(vol: float) -> dict[str, float]:
     """Implied vols by expiry from a 1Y level (the rise of :data:`FX_VOL_RISE`)."""
     return {tenor: round(vol + rise, 4) for tenor, rise in FX_VOL_RISE}
 
+SIMM_INDEX_BUCKET = 11  # ISDA SIMM equity bucket of indices, funds and ETFs
 EQUITY_ANCHORS = {  # spot, currency, dividend yield, vol, strike grid step
     "SPX": (6800.0, "USD", 0.0125, 0.17, 25.0),
     "EUROSTOXX": (5700.0, "EUR", 0.0300, 0.18, 25.0),
@@ -414,7 +415,8 @@ def _market_doc(rng: np.random.Generator, as_of: _dt.date) -> dict[str, Any]:
     equities: dict[str, Any] = {}
     for name, (spot, ccy, q, vol, _) in EQUITY_ANCHORS.items():
         equities[name] = {"spot": round(spot * math.exp(0.03 * rng.standard_normal()), 1),
-                          "currency": ccy, "dividend_yield": q, "vol": vol}
+                          "currency": ccy, "dividend_yield": q, "vol": vol,
+                          "simm_bucket": SIMM_INDEX_BUCKET}
     swaption_vols: dict[str, Any] = {}
     hull_white: dict[str, Any] = {}
     for ccy in CURRENCIES:

@@ -4,14 +4,14 @@ reprice (:func:`xvaflow.pricing.t0.price_t0` on bumped copies of the market).
 ISDA SIMM Methodology, section C ("Definition of sensitivity"); every amount is the change of
 the trade's value (bank's side) in USD:
 
-- **Risk_IRCurve** (per currency and SIMM tenor 2w ... 30y): +1bp on the currency's zero curve
-  shaped as a hat, 1bp at the tenor falling linearly to 0 at the neighbouring tenors (flat
-  before 2w and after 30y). The hats add up to a parallel shift, so a trade's twelve figures
-  sum to its parallel PV01 (to second order). Our market has one curve per currency for
-  discounting and projection (term indices add a constant basis), so a trade's delta in a
-  currency is one figure, labelled with the sub-curve of the trade's floating index in that
-  currency (``OIS`` for overnight indices and for legs without one, ``Libor3m`` for a 3-month
-  term index, ...).
+- **Risk_IRCurve** (per currency and SIMM tenor 2w ... 30y, at as_of + tenor): +1bp on the
+  currency's zero curve shaped as a hat, 1bp at the tenor falling linearly to 0 at the
+  neighbouring tenors (flat before 2w and after 30y). The hats add up to a parallel shift,
+  so a trade's twelve figures sum to its parallel PV01 (to second order). Our market has one
+  curve per currency for discounting and projection (term indices add a constant basis), so
+  a trade's delta in a currency is one figure, labelled with the sub-curve of the trade's
+  floating index in that currency (``OIS`` for overnight indices and for legs without one,
+  ``Libor3m`` for a 3-month term index, ...).
 - **Risk_FX** (per currency other than USD): value of the currency against USD +1%.
 - **Risk_Equity** (per equity): spot +1%; the bucket is market.json ``simm_bucket``
   (``Residual`` without it, with a warning).
@@ -28,6 +28,7 @@ currency (Amount, AmountCurrency) and in USD (AmountUSD).
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from xvaflow.core.dates import add_tenor, parse_tenor, year_fraction_365
 from xvaflow.core.errors import Problem
 from xvaflow.margin.crif import TENORS, CrifRecord
 from xvaflow.margin.simm import SimmParameters, load_parameters, simm
@@ -49,7 +51,9 @@ from xvaflow.products.records import (
     FxOptionTrade,
     SwaptionTrade,
     SwapTrade,
+    Trade,
 )
+from xvaflow.products.tables import CompiledPortfolio
 
 BP = 1e-4
 VOL_REL = 0.01  # relative vol bump of the central difference
@@ -64,9 +68,11 @@ class PortfolioCrif:
     warnings: tuple[Problem, ...]
 
 
-def tenor_years(parameters: SimmParameters) -> np.ndarray:
-    """The SIMM tenors (2w ... 30y) in years, as the version measures them."""
-    return np.array([parameters.tenor_days(t) / 365.0 for t in TENORS])
+def vertex_years(as_of: _dt.date) -> np.ndarray:
+    """The SIMM tenors (2w ... 30y) as model times: as_of + tenor in calendar arithmetic (as
+    market.json pillars), ACT/365F, so that every vertex falls on a date."""
+    return np.array([float(year_fraction_365(as_of, add_tenor(as_of, parse_tenor(t))))
+                     for t in TENORS])
 
 
 def hat(times: np.ndarray, k: int, t: np.ndarray) -> np.ndarray:
@@ -101,7 +107,7 @@ class _Row:
 class _Bumper:
     """Reprices the portfolio on bumped markets: the change of every trade's base value."""
 
-    def __init__(self, portfolio: Portfolio) -> None:
+    def __init__(self, portfolio: Book) -> None:
         self.market = portfolio.market
         self.compiled = portfolio.compiled
         self.base = price_t0(self.compiled, self.market).npv_base
@@ -118,14 +124,24 @@ class _Bumper:
         return out
 
 
-def portfolio_crif(portfolio: Portfolio, parameters: SimmParameters | None = None
+@dataclass(frozen=True)
+class Book:
+    """Trades, their compiled tables and the market: what the CRIF needs of a portfolio."""
+
+    trades: Sequence[Trade]
+    compiled: CompiledPortfolio
+    market: Market
+
+
+def portfolio_crif(portfolio: Portfolio | Book, parameters: SimmParameters | None = None
                    ) -> PortfolioCrif:
     """The CRIF of every trade of ``portfolio`` (rows of zero amount left out), in trade order
     within each risk type. The market must have a USD spot (:func:`usd_problem`)."""
+    portfolio = Book(portfolio.trades, portfolio.compiled, portfolio.market)
     p = parameters or load_parameters()
     bumper = _Bumper(portfolio)
     market = portfolio.market
-    years = tenor_years(p)
+    years = vertex_years(market.as_of)
     rows = [*_ir_delta(portfolio, bumper, p, years), *_fx_delta(portfolio, bumper)]
     warnings = []
     for name in portfolio.compiled.equities:
@@ -150,7 +166,7 @@ def _moved(amounts: np.ndarray) -> list[tuple[int, float]]:
     return [(int(i), float(amounts[i])) for i in np.flatnonzero(amounts)]
 
 
-def _ir_delta(portfolio: Portfolio, bumper: _Bumper, p: SimmParameters,
+def _ir_delta(portfolio: Book, bumper: _Bumper, p: SimmParameters,
               years: np.ndarray) -> list[_Row]:
     market = portfolio.market
     rows = []
@@ -165,12 +181,12 @@ def _ir_delta(portfolio: Portfolio, bumper: _Bumper, p: SimmParameters,
     return rows
 
 
-def _fx_delta(portfolio: Portfolio, bumper: _Bumper) -> list[_Row]:
+def _fx_delta(portfolio: Book, bumper: _Bumper) -> list[_Row]:
     return [_Row(i, "Risk_FX", ccy, v) for ccy in portfolio.compiled.currencies if ccy != "USD"
             for i, v in _moved(bumper.change(_fx_up(portfolio.market, ccy)))]
 
 
-def _equity(portfolio: Portfolio, bumper: _Bumper, name: str, years: np.ndarray
+def _equity(portfolio: Book, bumper: _Bumper, name: str, years: np.ndarray
             ) -> list[_Row]:
     market = portfolio.market
     spec = market.equity(name)
@@ -190,7 +206,7 @@ def _equity(portfolio: Portfolio, bumper: _Bumper, name: str, years: np.ndarray
                    for label, share in _split(years, _expiry(portfolio.trades[i], market), v)]
 
 
-def _fx_vega(portfolio: Portfolio, bumper: _Bumper, years: np.ndarray) -> list[_Row]:
+def _fx_vega(portfolio: Book, bumper: _Bumper, years: np.ndarray) -> list[_Row]:
     rows = []
     quoted = portfolio.market.fx_vols
     pairs = sorted({pair if pair in quoted or pair[3:] + pair[:3] not in quoted
@@ -206,7 +222,7 @@ def _fx_vega(portfolio: Portfolio, bumper: _Bumper, years: np.ndarray) -> list[_
     return rows
 
 
-def _ir_vega(portfolio: Portfolio, bumper: _Bumper, years: np.ndarray) -> list[_Row]:
+def _ir_vega(portfolio: Book, bumper: _Bumper, years: np.ndarray) -> list[_Row]:
     rows = []
     currencies = sorted({t.underlying.legs[0].currency for t in portfolio.trades
                          if isinstance(t, SwaptionTrade)})
