@@ -172,9 +172,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Every check ``xvaflow run`` makes on this machine before it starts (the same code:
     :func:`~xvaflow.pipeline.local.check_inputs`), run.json's grid, backend and memory
     included; nothing is computed."""
+    from xvaflow.core.errors import ProblemLog
+    from xvaflow.margin.ccp import load_ccp_histories
     from xvaflow.pipeline.local import check_portfolio
 
     pf, warnings = check_portfolio(args.portfolio, {}, here=True)
+    log = ProblemLog()
+    load_ccp_histories(pf, log)  # `xvaflow margin` reads history/ for cleared swaps
+    if log:
+        raise InputError(log.problems, [*warnings, *log.warnings])
     _print_warnings(warnings)
     c = pf.compiled
     print(f"{args.portfolio}: OK - {c.n_trades} trades, {len(pf.netting_sets)} netting sets, "
@@ -274,13 +280,36 @@ def cmd_margin(args: argparse.Namespace) -> int:
         records, source = generated.records, "portfolio"
         files["crif.csv"] = crif_csv(records).encode()
     section = margin_section(records, usd, source, mpor_days=args.mpor_days)
+    section["ccp"] = _ccp(pf)
     ccy = market.base_currency
     print(f"{section['model']} ({args.mpor_days}-day) as of {market.as_of} in {ccy}")
     print(f"{'netting set':<16} {'received':>15} {'posted':>15}")
     for ns, r in section["netting_sets"].items():
         print(f"{ns:<16} {r['received']:>15,.0f} {r['posted']:>15,.0f}")
+    if section["ccp"] is not None:
+        ccp = section["ccp"]
+        print(f"CCP historical VaR ({ccp['scenarios']} scenarios {ccp['first_date']} to "
+              f"{ccp['last_date']}, lambda {ccp['lambda']}) in {ccy}")
+        print(f"{'netting set':<16} {'received':>15} {'posted':>15} {'mtm':>15}")
+        for ns, r in ccp["netting_sets"].items():
+            print(f"{ns:<16} {r['received']:>15,.0f} {r['posted']:>15,.0f} {r['mtm']:>15,.0f}")
     _publish_results(args.out, "margin", pf, started, {"initial_margin": section}, files)
     return EXIT_OK
+
+
+def _ccp(pf: Portfolio) -> dict[str, Any] | None:
+    """``initial_margin.ccp`` of the netting sets under ccp_hvar CSAs (None without any)."""
+    from xvaflow.core.errors import ProblemLog
+    from xvaflow.margin.ccp import ccp_section, cleared_netting_sets, load_ccp_histories
+    from xvaflow.pricing.t0 import price_t0
+
+    cleared = cleared_netting_sets(pf)
+    if not cleared:
+        return None
+    log = ProblemLog()
+    histories = load_ccp_histories(pf, log)
+    log.raise_if_any()
+    return ccp_section(pf, cleared, histories, price_t0(pf.compiled, pf.market).npv_base)
 
 
 def cmd_capital(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """Synthetic bank portfolio: ``xvaflow generate`` (CONTRACT.md, "Portfolio directory").
 
 :func:`generate_portfolio` writes a complete, valid portfolio directory (``market.json``,
-``counterparties.csv``, ``netting_sets.csv``, ``csas.csv``, ``trades.csv``, ``run.json``) that
-looks like the derivatives book of a mid-sized dealer in late 2026. Benchmarks, demos and tests
+``counterparties.csv``, ``netting_sets.csv``, ``csas.csv``, ``trades.csv``, ``run.json``, and
+``history/``: a year of daily par quotes per currency for CCP margin) that looks like the
+derivatives book of a mid-sized dealer in late 2026. Benchmarks, demos and tests
 use it, so it is deterministic (one :func:`numpy.random.default_rng` stream, PCG64, seeded by
 ``seed``: the same arguments give byte-identical files) and fast (vectorised where the work
 scales with the number of trades; 20,000 trades take a few seconds).
@@ -95,6 +96,7 @@ from xvaflow.core.dates import add_months, year_fraction_365
 from xvaflow.core.errors import ProblemLog
 from xvaflow.core.schedule import backward_schedules
 from xvaflow.io.columns import CDS_COLUMNS
+from xvaflow.io.history import HISTORY_DIR
 from xvaflow.io.market_json import market_from_json
 from xvaflow.market.conventions import INDICES, OVERNIGHT_INDEX
 from xvaflow.market.market import Market
@@ -1004,12 +1006,43 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict[str, str]
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
+HISTORY_DAYS = 260  # business days of history/ (>= 251: 250 daily changes)
+HISTORY_VOL = (0.0005, 0.00005)  # daily moves: a common level shift, and each tenor's own
+
+
+def _write_history(directory: Path, doc: dict[str, Any], as_of: _dt.date,
+                   rng: np.random.Generator) -> None:
+    """history/<CCY>.csv: :data:`HISTORY_DAYS` business days of par quotes ending at
+    market.json's (a random walk of a common shift and independent tenor moves; its own random
+    stream, so the other files are those of earlier versions)."""
+    directory.mkdir(exist_ok=True)
+    days: list[_dt.date] = []
+    day = as_of
+    while len(days) < HISTORY_DAYS:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= _dt.timedelta(days=1)
+    days.reverse()
+    for ccy, spec in doc["curves"].items():
+        tenors = [q["tenor"] for q in spec["par_quotes"]]
+        today = np.array([q["rate"] for q in spec["par_quotes"]])
+        moves = (HISTORY_VOL[0] * rng.standard_normal((HISTORY_DAYS, 1))
+                 + HISTORY_VOL[1] * rng.standard_normal((HISTORY_DAYS, len(tenors))))
+        walk = np.cumsum(moves, axis=0)
+        rates = today + walk - walk[-1]
+        rows = [{"date": d.isoformat(), "type": "par",
+                 **{t: f"{r:.6f}" for t, r in zip(tenors, row, strict=True)}}
+                for d, row in zip(days, rates, strict=True)]
+        _write_csv(directory / f"{ccy}.csv", ("date", "type", *tenors), rows)
+
+
 def generate_portfolio(out: Path, *, counterparties: int, trades: int, seed: int = 42,
                        as_of: _dt.date) -> str:
     """Write a synthetic bank portfolio directory (see the module docstring for what is drawn).
 
     Args:
-        out: directory to write (created if needed; the six files are overwritten).
+        out: directory to write (created if needed; the six files and history/ are
+            overwritten).
         counterparties: number of counterparties (>= 1). All are written; when there are
             fewer trades than counterparties, only the counterparties holding a trade get a
             netting set.
@@ -1063,6 +1096,7 @@ def generate_portfolio(out: Path, *, counterparties: int, trades: int, seed: int
     _write_csv(out / "trades.csv", TRADE_COLUMNS, rows)
     run = {"paths": 10000, "seed": seed, "grid": "3M:30Y", "bilateral": True, "partitions": 4}
     (out / "run.json").write_text(json.dumps(run) + "\n", encoding="utf-8")
+    _write_history(out / HISTORY_DIR, md.doc, as_of, np.random.default_rng([seed, 1]))
 
     mix = ", ".join(f"{name} {int(c)}" for name, c in zip(PRODUCT_MIX, counts, strict=True)
                     if c)

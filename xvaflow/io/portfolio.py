@@ -49,6 +49,7 @@ from xvaflow.market.curves import HazardCurve
 from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
 from xvaflow.portfolio import (
     CSA_TYPES,
+    IM_MODELS,
     OUTPUT_FORMATS,
     SENSITIVITY_KINDS,
     Counterparty,
@@ -112,6 +113,7 @@ def load_portfolio(path: str | Path) -> Portfolio:
                              lambda p: _netting_sets(p, log, counterparties, csas)) or {}
     trades_path = _trades_path(root, log)
     trades = _trades(trades_path, log, netting_sets)
+    _check_cleared(trades, netting_sets, csas, log, trades_path.name)
     run = _run_config(root / RUN, log) if (root / RUN).exists() else RunConfig()
 
     hedges = (load_cva_hedges(root / HEDGES, log, counterparties, market)
@@ -146,6 +148,7 @@ def with_new_trades(portfolio: Portfolio, path: str | Path) -> Portfolio:
         log.add(p.name, None, None, why)
         log.raise_if_any()
     new = _trades(p, log, portfolio.netting_sets)
+    _check_cleared(new, portfolio.netting_sets, portfolio.csas, log, p.name)
     booked = {t.info.trade_id for t in portfolio.trades}
     for t in new:
         if t.info.trade_id in booked:
@@ -225,7 +228,7 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
                       upper=AMOUNT_MAX)
         mpor = r.integer("mpor_days", required=False, minimum=0, maximum=MPOR_MAX_DAYS)
         ccy = r.choice("currency", CURRENCIES, what="currency", case_sensitive=True)
-        im = r.choice("im_model", ("none", "simm"), required=False, what="initial margin model")
+        im = r.choice("im_model", IM_MODELS, required=False, what="initial margin model")
         kind = r.choice("csa_type", CSA_TYPES, required=False, what="CSA type")
         balance = r.number("collateral_balance", required=False, lower=-AMOUNT_MAX,
                            upper=AMOUNT_MAX)
@@ -233,13 +236,29 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
             out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
                            10 if mpor is None else mpor, ccy, im or "none", row,
                            kind or "two_way", balance or 0.0)
-    simm = [c for c, csa in out.items() if csa.im_model == "simm"]
-    if simm:  # said once, not per row: large books have hundreds of such CSAs
-        shown = ", ".join(simm[:5]) + (f" and {len(simm) - 5} more" if len(simm) > 5 else "")
-        log.warn(CSAS, None, "im_model", f"{len(simm)} CSA(s) with im_model simm ({shown}): "
-                 "initial margin is not modelled yet; their exposure and XVA count variation "
-                 "margin only, and MVA is null")
+    for model in ("simm", "ccp_hvar"):
+        ids = [c for c, csa in out.items() if csa.im_model == model]
+        if ids:  # said once, not per row: large books have hundreds of such CSAs
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            log.warn(CSAS, None, "im_model", f"{len(ids)} CSA(s) with im_model {model} "
+                     f"({shown}): `xvaflow margin` computes their initial margin, but it is "
+                     "not modelled in the exposure yet: their exposure and XVA count variation "
+                     "margin only, and MVA is null")
     return out
+
+
+def _check_cleared(trades: list[Trade], netting_sets: dict[str, NettingSet],
+                   csas: dict[str, Csa], log: ProblemLog, trades_file: str = TRADES) -> None:
+    """A netting set under a ccp_hvar CSA holds interest-rate swaps only (the CCP margin
+    model reprices swaps' cash flows on historical curves)."""
+    for t in trades:
+        ns = netting_sets.get(t.info.netting_set_id)
+        csa = csas.get(ns.csa_id) if ns is not None and ns.csa_id else None
+        if csa is not None and csa.im_model == "ccp_hvar" and t.info.product != "IRS":
+            log.add(trades_file, t.info.row, "product", f"{t.info.product} in netting set "
+                    f"{t.info.netting_set_id}, whose CSA {csa.csa_id} has im_model ccp_hvar: "
+                    "CCP historical-VaR margin covers interest-rate swaps (IRS) only",
+                    t.info.trade_id)
 
 
 def _netting_sets(path: Path, log: ProblemLog, counterparties: dict[str, Counterparty],

@@ -14,7 +14,7 @@ import csv
 import datetime as _dt
 import io
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,23 @@ def _check_ids(row: Mapping[str, str | None], name: str, row_no: int, log: Probl
     for col, value in row.items():
         if col.endswith("_id") and value and (why := unsafe_character(value)) is not None:
             log.add(name, row_no, col, f"{value!r} {why}")
+
+
+class AnyColumns(Collection[str]):
+    """``known`` for :func:`read_csv` when every column is accepted (the caller deals with
+    the ones it does not use): iterates as ``listed``, for messages."""
+
+    def __init__(self, listed: Collection[str] = ()) -> None:
+        self.listed = tuple(listed)
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.listed)
+
+    def __len__(self) -> int:
+        return len(self.listed)
 
 
 def read_csv(path: Path, log: ProblemLog, required: Collection[str], known: Collection[str],

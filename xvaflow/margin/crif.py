@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from xvaflow.core.errors import Problem, ProblemLog
 from xvaflow.core.fields import FieldReader
-from xvaflow.io.tables import read_csv
+from xvaflow.io.tables import AnyColumns, read_csv
 
 CRIF_COLUMNS = ("TradeID", "PortfolioID", "ProductClass", "RiskType", "Qualifier", "Bucket",
                 "Label1", "Label2", "Amount", "AmountCurrency", "AmountUSD")
@@ -130,20 +130,6 @@ class Crif:
         return len(self.records)
 
 
-class _AnyColumn(Collection[str]):
-    """Every column is 'known' to :func:`~xvaflow.io.tables.read_csv`: the CRIF reader warns
-    once about all ignored columns itself instead of once per column."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(CRIF_COLUMNS)
-
-    def __len__(self) -> int:
-        return len(CRIF_COLUMNS)
-
-
 def read_crif(path: str | Path, *, fx_to_usd: Mapping[str, float] | None = None,
               name: str | None = None) -> Crif:
     """Read and validate a CRIF CSV file.
@@ -170,7 +156,8 @@ def load_crif(path: Path, log: ProblemLog, *, fx_to_usd: Mapping[str, float] | N
               name: str | None = None) -> list[CrifRecord]:
     """Like :func:`read_crif`, but problems and warnings go to ``log`` (nothing is raised)."""
     name = name or path.name
-    rows = read_csv(path, log, REQUIRED_COLUMNS, _AnyColumn(), name=name)
+    # every column accepted: the reader warns once about all ignored columns itself
+    rows = read_csv(path, log, REQUIRED_COLUMNS, AnyColumns(CRIF_COLUMNS), name=name)
     if rows is None:
         return []
     header = list(rows[0][1]) if rows else _header(path)

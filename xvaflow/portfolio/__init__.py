@@ -9,6 +9,7 @@ from xvaflow.portfolio.records import (
     CSA_TYPES,
     HEDGE_RELATIONS,
     HEDGE_TYPES,
+    IM_MODELS,
     OUTPUT_FORMATS,
     SENSITIVITY_KINDS,
     Counterparty,
@@ -18,5 +19,6 @@ from xvaflow.portfolio.records import (
     RunConfig,
 )
 
-__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "OUTPUT_FORMATS", "SENSITIVITY_KINDS",
-           "Counterparty", "Csa", "CvaHedge", "NettingSet", "Portfolio", "RunConfig"]
+__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "IM_MODELS", "OUTPUT_FORMATS",
+           "SENSITIVITY_KINDS", "Counterparty", "Csa", "CvaHedge", "NettingSet", "Portfolio",
+           "RunConfig"]

@@ -15,6 +15,7 @@ CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
 # CS01; IR delta and gamma; FX and equity delta; vega (Hull-White sigma, FX and equity vols)
 SENSITIVITY_KINDS = ("credit", "ir", "fx", "eq", "vega")
 OUTPUT_FORMATS = ("csv", "parquet")  # of the tabular outputs (xvaflow.report.tables)
+IM_MODELS = ("none", "simm", "ccp_hvar")  # csas.csv im_model
 HEDGE_TYPES = ("single_name", "index")
 HEDGE_RELATIONS = ("direct", "legally_related", "sector_region")
 
@@ -53,7 +54,8 @@ class Csa:
         mta: minimum transfer amount.
         independent_amount: initial amount held by the bank (negative: posted by the bank).
         mpor_days: margin period of risk in business days.
-        im_model: ``none`` or ``simm`` (initial margin).
+        im_model: one of IM_MODELS: ``none``, ``simm`` (ISDA SIMM), ``ccp_hvar`` (CCP
+            historical VaR, interest-rate swaps).
         csa_type: ``two_way`` (both post), ``one_way_cpty`` (only the counterparty posts) or
             ``one_way_own`` (only the bank posts); optional column, default ``two_way``.
         collateral_balance: variation margin held today (+ received by the bank, - posted by

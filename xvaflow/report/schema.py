@@ -131,11 +131,20 @@ WHATIF = obj({
 
 
 _SIDES = obj({"received": NUM, "posted": NUM})
+CCP = nullable(obj({
+    "model": TEXT, "lambda": NUM, "tail": NUM, "scenarios": INT, "first_date": DATE,
+    "last_date": DATE,
+    "netting_sets": keyed(obj({"received": NUM, "posted": NUM, "mtm": NUM,
+                               "holding_days": INT})),
+    "members": keyed(obj({"received": NUM, "posted": NUM, "mtm": NUM,
+                          "netting_sets": {"type": "array", "items": TEXT}})),
+}))
 INITIAL_MARGIN = obj({
     "model": TEXT, "mpor_days": {"enum": [10, 1]}, "calculation_currency": CCY, "source": TEXT,
     "usd_per_base": NUM, "totals": _SIDES,
     "netting_sets": keyed(obj({"received": NUM, "posted": NUM, "received_usd": NUM,
                                "posted_usd": NUM, "breakdown_usd": keyed(NUM)})),
+    "ccp": CCP,
 })
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -11,15 +12,18 @@ import numpy as np
 import pytest
 
 from xvaflow.cli import main
+from xvaflow.core.errors import ProblemLog
 from xvaflow.io.generate import (
     CURRENCIES,
     EQUITY_NAMES,
     FACTORS,
+    HISTORY_DAYS,
     PAIRS,
     PRODUCT_MIX,
     RATINGS,
     generate_portfolio,
 )
+from xvaflow.io.history import MIN_SNAPSHOTS, load_histories
 from xvaflow.io.portfolio import load_portfolio
 from xvaflow.portfolio import Portfolio
 from xvaflow.pricing.t0 import TradeValues, price_t0
@@ -225,3 +229,20 @@ def test_cli_generate_then_validate(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "1 warnings" in captured.out
     (line,) = captured.err.splitlines()
     assert line.startswith("warning: csas.csv, im_model: ")
+
+
+def test_history_ends_at_todays_quotes_and_loads(
+        book: tuple[Path, Portfolio, TradeValues]) -> None:
+    out, pf, _ = book
+    currencies = sorted(pf.market.curves)
+    log = ProblemLog()
+    histories = load_histories(out, currencies, pf.market.as_of, log)
+    assert not log.problems, [str(p) for p in log.problems]
+    doc = json.loads((out / "market.json").read_text(encoding="utf-8"))
+    for ccy in currencies:
+        h = histories[ccy]
+        assert len(h.dates) == HISTORY_DAYS >= MIN_SNAPSHOTS
+        assert h.dates[-1] == pf.market.as_of
+        last = _rows(out / "history" / f"{ccy}.csv")[-1]
+        for q in doc["curves"][ccy]["par_quotes"]:
+            assert float(last[q["tenor"]]) == pytest.approx(q["rate"], abs=5e-7)
