@@ -21,6 +21,7 @@ import math
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ from scipy.stats import norm
 
 from xvaflow.cli import main
 from xvaflow.io.portfolio import load_portfolio
-from xvaflow.margin import simm
+from xvaflow.margin import sensitivities, simm
 from xvaflow.margin.crif import TENORS
 from xvaflow.margin.sensitivities import bucket_curve, hat, portfolio_crif, vertex_years
 from xvaflow.portfolio import Portfolio
@@ -205,3 +206,23 @@ def test_margin_errors_and_warnings(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["margin", str(demo), "--out", str(tmp_path / "o")]) == 0
     assert "equities.SPX.simm_bucket: not given: its SIMM equity risk is in the Residual" in \
         capsys.readouterr().err
+
+
+def test_repricing_only_the_trades_a_bump_moves_changes_nothing(
+        book: Portfolio, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bumper reprices the trades that refer to the bumped currency or equity; the rows
+    equal those of repricing the whole book every time (1e-9 relative, 1e-6 USD absolute: the
+    summation order; the rounding noise of a large trade is ~1e-9 USD)."""
+    def key(r: object) -> tuple[str, ...]:
+        return (r.trade_id, r.risk_type, r.qualifier, r.label1, r.label2)  # type: ignore
+
+    fast = {key(r): r.amount_usd for r in portfolio_crif(book).records}
+
+    def whole_book(self: Any, bumped: Any, moved: Any) -> Any:
+        return price_t0(self.compiled, bumped).npv_base - self.base
+
+    monkeypatch.setattr(sensitivities._Bumper, "change", whole_book)
+    slow = {key(r): r.amount_usd for r in portfolio_crif(book).records}
+    assert fast.keys() == slow.keys()
+    for k, v in slow.items():
+        assert fast[k] == pytest.approx(v, rel=1e-9, abs=1e-6), k  # noise: 1e-9 USD

@@ -57,6 +57,7 @@ from xvaflow.products.tables import CompiledPortfolio
 
 BP = 1e-4
 VOL_REL = 0.01  # relative vol bump of the central difference
+NOISE = 1e-6  # amounts (base currency) below this are the rounding of two prices, not risk
 SUB_CURVES = {1: "Libor1m", 3: "Libor3m", 6: "Libor6m", 12: "Libor12m"}
 
 
@@ -105,21 +106,53 @@ class _Row:
 
 
 class _Bumper:
-    """Reprices the portfolio on bumped markets: the change of every trade's base value."""
+    """Reprices the portfolio on bumped markets: the change of every trade's base value.
+
+    Only the trades a bump can move are repriced (the rest change by exactly 0): those whose
+    tables refer to the bumped currency or equity (a curve, an FX rate: a trade's base value
+    converts its currencies at spot; every trade for the base currency's FX rate)."""
 
     def __init__(self, portfolio: Book) -> None:
         self.market = portfolio.market
-        self.compiled = portfolio.compiled
-        self.base = price_t0(self.compiled, self.market).npv_base
+        self.compiled = c = portfolio.compiled
+        self.base = price_t0(c, self.market).npv_base
+        self.currency = np.zeros((c.n_trades, len(c.currencies)), dtype=bool)
+        self.currency[np.arange(c.n_trades), c.trade_currency] = True
+        for table, column in ((c.linear, "currency"), (c.swaption_flows, "currency"),
+                              (c.swaptions, "currency"), (c.fx_options, "buy_ccy"),
+                              (c.fx_options, "sell_ccy"), (c.equity, "currency")):
+            self.currency[table.trade, getattr(table, column)] = True
+        self.equity = np.zeros((c.n_trades, len(c.equities)), dtype=bool)
+        self.equity[c.equity.trade, c.equity.equity] = True
+        # mask -> (the trades' tables, their values today priced by those tables: the same
+        # summation order as a bumped reprice, so untouched values change by exactly 0)
+        self.subsets: dict[bytes, tuple[CompiledPortfolio, np.ndarray]] = {}
 
-    def change(self, bumped: Market) -> np.ndarray:
-        out: np.ndarray = price_t0(self.compiled, bumped).npv_base - self.base
+    def holding(self, ccy: str | None = None, equity: str | None = None) -> np.ndarray:
+        """``[trades]`` mask of the trades that refer to ``ccy`` (every trade for the base
+        currency) or to ``equity``."""
+        if equity is not None:
+            return np.asarray(self.equity[:, self.compiled.equities.index(equity)])
+        if ccy == self.market.base_currency:
+            return np.ones(self.compiled.n_trades, dtype=bool)
+        return np.asarray(self.currency[:, self.compiled.currencies.index(str(ccy))])
+
+    def change(self, bumped: Market, moved: np.ndarray) -> np.ndarray:
+        """The trades ``moved`` (mask) repriced on ``bumped``, minus today's; 0 elsewhere."""
+        out = np.zeros(self.base.size)
+        if moved.any():
+            key = np.packbits(moved).tobytes()
+            if key not in self.subsets:
+                sub = self.compiled.subset(moved)
+                self.subsets[key] = (sub, price_t0(sub, self.market).npv_base)
+            sub, today = self.subsets[key]
+            out[moved] = price_t0(sub, bumped).npv_base - today
         return out
 
-    def vega(self, bump: Callable[[Market, float], Market]) -> np.ndarray:
+    def vega(self, bump: Callable[[Market, float], Market], moved: np.ndarray) -> np.ndarray:
         """dV/d(ln sigma) of every trade: a central difference of the relative vol bump."""
-        up = self.change(bump(self.market, 1.0 + VOL_REL))
-        down = self.change(bump(self.market, 1.0 - VOL_REL))
+        up = self.change(bump(self.market, 1.0 + VOL_REL), moved)
+        down = self.change(bump(self.market, 1.0 - VOL_REL), moved)
         out: np.ndarray = (up - down) / (2.0 * VOL_REL)
         return out
 
@@ -135,7 +168,7 @@ class Book:
 
 def portfolio_crif(portfolio: Portfolio | Book, parameters: SimmParameters | None = None
                    ) -> PortfolioCrif:
-    """The CRIF of every trade of ``portfolio`` (rows of zero amount left out), in trade order
+    """The CRIF of every trade of ``portfolio`` (rows below :data:`NOISE` left out), in trade order
     within each risk type. The market must have a USD spot (:func:`usd_problem`)."""
     portfolio = Book(portfolio.trades, portfolio.compiled, portfolio.market)
     p = parameters or load_parameters()
@@ -163,7 +196,8 @@ def portfolio_crif(portfolio: Portfolio | Book, parameters: SimmParameters | Non
 
 
 def _moved(amounts: np.ndarray) -> list[tuple[int, float]]:
-    return [(int(i), float(amounts[i])) for i in np.flatnonzero(amounts)]
+    """(trade, amount) of the trades that moved by more than repricing's rounding noise."""
+    return [(int(i), float(amounts[i])) for i in np.flatnonzero(np.abs(amounts) > NOISE)]
 
 
 def _ir_delta(portfolio: Book, bumper: _Bumper, p: SimmParameters,
@@ -173,17 +207,19 @@ def _ir_delta(portfolio: Book, bumper: _Bumper, p: SimmParameters,
     for ccy in portfolio.compiled.currencies:
         curve = market.curve(ccy)
         labels = [_sub_curve(t, ccy) for t in portfolio.trades]
+        held = np.asarray(bumper.currency[:, portfolio.compiled.currencies.index(ccy)])
         for k, tenor in enumerate(TENORS):
             bumped = dataclasses.replace(market, curves={
                 **market.curves, ccy: bucket_curve(curve, years, k, BP)})
             rows += [_Row(i, "Risk_IRCurve", ccy, v, p.ir_bucket(ccy), tenor, labels[i])
-                     for i, v in _moved(bumper.change(bumped))]
+                     for i, v in _moved(bumper.change(bumped, held))]
     return rows
 
 
 def _fx_delta(portfolio: Book, bumper: _Bumper) -> list[_Row]:
     return [_Row(i, "Risk_FX", ccy, v) for ccy in portfolio.compiled.currencies if ccy != "USD"
-            for i, v in _moved(bumper.change(_fx_up(portfolio.market, ccy)))]
+            for i, v in _moved(bumper.change(_fx_up(portfolio.market, ccy),
+                                             bumper.holding(ccy=ccy)))]
 
 
 def _equity(portfolio: Book, bumper: _Bumper, name: str, years: np.ndarray
@@ -199,40 +235,44 @@ def _equity(portfolio: Book, bumper: _Bumper, name: str, years: np.ndarray
         return with_spec(m, dataclasses.replace(spec, vol=_scaled(spec.vol, scale)))
 
     up = with_spec(market, dataclasses.replace(spec, spot=spec.spot * 1.01))
-    rows = [_Row(i, "Risk_Equity", name, v, bucket) for i, v in _moved(bumper.change(up))]
-    vega = bumper.vega(vol_scaled)
-    return rows + [_Row(i, "Risk_EquityVol", name, share, bucket, label)
-                   for i, v in _moved(vega)
-                   for label, share in _split(years, _expiry(portfolio.trades[i], market), v)]
+    held = bumper.holding(equity=name)
+    rows = [_Row(i, "Risk_Equity", name, v, bucket) for i, v in _moved(bumper.change(up, held))]
+    return rows + _vega_rows(portfolio, bumper, years, "Risk_EquityVol", name, bucket,
+                             vol_scaled, held)
 
 
 def _fx_vega(portfolio: Book, bumper: _Bumper, years: np.ndarray) -> list[_Row]:
-    rows = []
     quoted = portfolio.market.fx_vols
     pairs = sorted({pair if pair in quoted or pair[3:] + pair[:3] not in quoted
                     else pair[3:] + pair[:3]  # one risk factor per pair, as market.json quotes it
                     for pair in (t.buy_currency + t.sell_currency for t in portfolio.trades
                                  if isinstance(t, FxOptionTrade))})
-    for pair in pairs:
-        vega = bumper.vega(functools.partial(_fx_vols_scaled, pair=pair))
-        rows += [_Row(i, "Risk_FXVol", pair, share, "", label)
-                 for i, v in _moved(vega)
-                 for label, share in _split(years, _expiry(portfolio.trades[i],
-                                                           portfolio.market), v)]
-    return rows
+    options = np.zeros(portfolio.compiled.n_trades, dtype=bool)
+    options[portfolio.compiled.fx_options.trade] = True
+    return [row for pair in pairs for row in _vega_rows(
+        portfolio, bumper, years, "Risk_FXVol", pair, "",
+        functools.partial(_fx_vols_scaled, pair=pair), options)]
 
 
 def _ir_vega(portfolio: Book, bumper: _Bumper, years: np.ndarray) -> list[_Row]:
+    s = portfolio.compiled.swaptions
     rows = []
-    currencies = sorted({t.underlying.legs[0].currency for t in portfolio.trades
-                         if isinstance(t, SwaptionTrade)})
-    for ccy in currencies:
-        vega = bumper.vega(functools.partial(_ir_vols_scaled, ccy=ccy))
-        rows += [_Row(i, "Risk_IRVol", ccy, share, "", label)
-                 for i, v in _moved(vega)
-                 for label, share in _split(years, _expiry(portfolio.trades[i],
-                                                           portfolio.market), v)]
+    for c in sorted(set(s.currency.tolist())):
+        ccy = portfolio.compiled.currencies[c]
+        swaptions = np.zeros(portfolio.compiled.n_trades, dtype=bool)
+        swaptions[s.trade[s.currency == c]] = True
+        rows += _vega_rows(portfolio, bumper, years, "Risk_IRVol", ccy, "",
+                           functools.partial(_ir_vols_scaled, ccy=ccy), swaptions)
     return rows
+
+
+def _vega_rows(portfolio: Book, bumper: _Bumper, years: np.ndarray, risk_type: str,
+               qualifier: str, bucket: str, bump: Callable[[Market, float], Market],
+               moved: np.ndarray) -> list[_Row]:
+    """Each option's vega x vol under ``bump``, split over the SIMM tenors around its expiry."""
+    return [_Row(i, risk_type, qualifier, share, bucket, label)
+            for i, v in _moved(bumper.vega(bump, moved))
+            for label, share in _split(years, _expiry(portfolio.trades[i], portfolio.market), v)]
 
 
 def usd_problem(market: Market) -> Problem | None:
