@@ -58,12 +58,16 @@ ACCESS: dict[str, S3Access] = {
         read={RUN + "spec.json": "the run's settings and partitions",
               RUN + "results/part-*": "the partitions' results",
               RUN + "trades.json": "t0 values of the trades"},
-        write={RUN + "output/*": "the published outputs (results.json, exposure.csv)"}),
+        write={RUN + "output/*": "the published outputs (results.json, the exposure, trades "
+                                 "and stress tables)"}),
     "optimise": S3Access(
         "the optimisation stage",
         read={RUN + "output/results.json": "the aggregated results",
+              RUN + "output/exposure.csv": "the exposure table report.html draws (CSV runs)",
+              RUN + "output/exposure.parquet": "the same (Parquet runs)",
               RUN + "attributes.json": "netting-set attributes"},
-        write={RUN + "output/diagnostics.json": "the desks' diagnostics"}),
+        write={RUN + "output/diagnostics.json": "the desks' diagnostics",
+               RUN + "output/report.html": "the HTML report"}),
     "state_machine": S3Access(
         "the state machine",
         read={RUN + "manifest.json": "the Distributed Map's ItemReader input"}),

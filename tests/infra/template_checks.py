@@ -150,5 +150,6 @@ def run_keys(run_id: str) -> dict[str, str]:
         "trades": run + "trades.json", "attributes": run + "attributes.json",
         "part_json": run + "results/part-0.json", "part_npz": run + "results/part-0.npz",
         "results": run + "output/results.json", "exposure": run + "output/exposure.csv",
-        "diagnostics": run + "output/diagnostics.json",
+        "exposure_parquet": run + "output/exposure.parquet",
+        "diagnostics": run + "output/diagnostics.json", "report": run + "output/report.html",
     }

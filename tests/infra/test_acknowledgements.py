@@ -236,8 +236,10 @@ def s3_objects(ack: Ack) -> None:
         "inputs/*": {"inputs", "market"}, "spec.json": {"spec"},
         "manifest.json": {"manifest"}, "trades.json": {"trades"},
         "attributes.json": {"attributes"}, "results/part-*": {"part_json", "part_npz"},
-        "output/*": {"results", "exposure", "diagnostics"},
+        "output/*": {"results", "exposure", "exposure_parquet", "diagnostics", "report"},
         "output/results.json": {"results"}, "output/diagnostics.json": {"diagnostics"},
+        "output/exposure.csv": {"exposure"}, "output/exposure.parquet": {"exposure_parquet"},
+        "output/report.html": {"report"},
     }.get(rest)
     assert expected is not None, f"{pattern} is not a file or folder of a run's layout"
     assert matched == expected

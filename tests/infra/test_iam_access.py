@@ -39,8 +39,9 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "PartitionStage/Role": ({"submitted"},
                             {"inputs", "market", "spec", "manifest", "trades", "attributes"}),
     "AggregateStage/Role": ({"spec", "part_json", "part_npz", "trades"},
-                            {"results", "exposure", "diagnostics"}),
-    "OptimiseStage/Role": ({"results", "attributes"}, {"diagnostics"}),
+                            {"results", "exposure", "exposure_parquet", "diagnostics", "report"}),
+    "OptimiseStage/Role": ({"results", "attributes", "exposure", "exposure_parquet"},
+                           {"diagnostics", "report"}),
     "Pipeline/Role": ({"manifest"}, set()),
 }
 

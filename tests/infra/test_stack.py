@@ -159,8 +159,10 @@ def test_no_policy_grants_wildcard_actions_or_whole_bucket(resources: dict[str, 
                     assert statement["Condition"]["StringLike"]["s3:prefix"]
                 else:  # objects of a named folder or file, never the whole bucket
                     text = render(resource)
+                    # a named file is one of the run's outputs' kinds
                     assert re.fullmatch(r"<RunDataBucket\w+\.Arn>/(inputs/\*|runs/\*/"
-                                        r"[a-z]+(/[a-z-]*\*|/[a-z]+\.json|\.json))", text), text
+                                        r"[a-z]+(/[a-z-]*\*|/[a-z]+\.(json|csv|parquet|html)"
+                                        r"|\.json))", text), text
         for resource in as_list(statement["Resource"]):
             if resource == "*" and "Condition" not in statement:
                 assert all(a.startswith(("xray:", "logs:CreateLogDelivery",

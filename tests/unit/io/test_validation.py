@@ -724,7 +724,7 @@ def test_cds_spreads_that_need_a_negative_hazard(pf: PortfolioDir) -> None:
     ("mta", "lots", "'lots' is not a number"),
     ("mpor_days", "-2", "must be at least 0, got -2"),
     ("mpor_days", "10.5", "'10.5' is not an integer"),
-    ("im_model", "grid", "unknown initial margin model 'grid'; expected one of none, simm"),
+    ("im_model", "grid", "unknown initial margin model 'grid'; expected one of ccp_hvar, none, simm"),
     ("currency", "XYZ", "unknown currency 'XYZ'"),
     ("currency", "", "is required but empty"),
 ])
