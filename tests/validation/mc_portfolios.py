@@ -70,7 +70,7 @@ TRADE_COLUMNS = (
     "buy_currency", "buy_amount", "sell_currency", "sell_amount", "expiry_date", "settlement",
     "direction_underlying", "underlying", "quantity", "strike", "option_type")
 CSA_HEADER = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
-              "mpor_days", "currency", "im_model")
+              "mpor_days", "currency", "im_model", "call_frequency", "rounding")
 
 
 def deterministic_rates(doc: dict[str, Any], vol: float = 1e-6) -> dict[str, Any]:

@@ -67,6 +67,7 @@ SIGMA = MARKET["fx_vols"]["EURUSD"]
 MPOR = 10
 N_DATES = 24
 TH_CAP = 2.5e5  # counterparty threshold of the MPoR-0 capped netting set
+ROUNDING = 1e5  # the rounding of NS_ROUND's transfers
 PATH_CSA = {"threshold_cpty": 2e5, "threshold_own": 1e5, "mta": 1e5,
             "independent_amount": 5e4, "mpor_days": MPOR}
 NETTING = {
@@ -75,6 +76,10 @@ NETTING = {
     "NS_CAP": {"threshold_cpty": TH_CAP, "threshold_own": 1e6, "mta": 0, "mpor_days": 0},
     "NS_MPOR": {"threshold_cpty": 0, "threshold_own": 0, "mta": 0, "mpor_days": MPOR},
     "NS_PATH": PATH_CSA,
+    "NS_MONTHLY": {"threshold_cpty": 0, "threshold_own": 0, "mta": 0, "mpor_days": 0,
+                   "call_frequency": "monthly"},
+    "NS_ROUND": {"threshold_cpty": 0, "threshold_own": 0, "mta": 0, "mpor_days": 0,
+                 "rounding": ROUNDING},
 }
 
 
@@ -103,8 +108,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portfolio, PathRun]:
     _, sim = simulation_setup(portfolio, settings)
     steps = sim.exposure_steps
     assert steps.size == N_DATES
-    assert sim.lags[MPOR][steps[0]] == -1  # as_of: today's call
-    assert np.array_equal(sim.lags[MPOR][steps[1:]], steps[:-1])
+    assert sim.lags[MPOR, "daily"][steps[0]] == -1  # as_of: today's call
+    assert np.array_equal(sim.lags[MPOR, "daily"][steps[1:]], steps[:-1])
     with pytest.MonkeyPatch.context() as mp:
         out = run_with_paths(mp, portfolio, list(NETTING), settings)
     # every netting set holds the same trade on the same paths
@@ -250,3 +255,65 @@ def test_lagged_collateral_follows_the_csa_rules(run: tuple[Portfolio, PathRun])
     c = out.collateral[:, j] - ia
     assert np.count_nonzero(c > 0) > 1000
     assert np.count_nonzero(c < 0) > 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Monthly calls, 6. rounding
+# ---------------------------------------------------------------------------------------------
+def test_monthly_calls_expose_the_move_since_the_last_call(run: tuple[Portfolio, PathRun]
+                                                           ) -> None:
+    """MPoR 0, monthly calls (as_of + n months, rolled back to a business day), zero
+    thresholds and MTA: the collateral at t is V at the last call date s <= t, so EPE(t) is
+    the conditional-Black value of E[(V(t) - V(s))^+ / N(t)] (section 3's formula with that s)
+    within z s.e.; on a call date itself the exposure is 0."""
+    portfolio, out = run
+    res = out.result
+    j = res.netting_sets.index("NS_MONTHLY")
+    cal = ql_calendar()
+    as_of = qd(MARKET["as_of"])
+    calls = [cal.adjust(as_of + ql.Period(n, ql.Months), ql.Preceding) for n in range(30)]
+    _, se = out.epe()
+    dev = Deviations("monthly-call EPE vs exact", z_tolerance(N_DATES))
+    zero = 0
+    for k, t in enumerate(res.times):
+        day = as_of + round(t * 365.0)
+        last = max(c for c in calls if c <= day)
+        s = (last - as_of) / 365.0
+        if s == t:
+            assert res.profile.epe[k, j] <= 1e-9 * A
+            zero += 1
+            continue
+        dev.check(res.profile.epe[k, j], exact_mpor_epe(portfolio, s, t), se[k, j],
+                  f"t={t:.4f}, last call {pyd(last)}")
+    assert zero < N_DATES  # most exposure dates fall between monthly calls
+    dev.verify()
+
+
+def test_rounded_transfers(run: tuple[Portfolio, PathRun]) -> None:
+    """MPoR 0, daily calls on the exposure dates, rounding R: each transfer is a multiple of
+    R, rounded up when the balance grows in magnitude and down when it shrinks, recomputed
+    here path by path from the simulated values (1e-9 x notional)."""
+    _, out = run
+    res = out.result
+    j = res.netting_sets.index("NS_ROUND")
+
+    def call(v: np.ndarray, balance: np.ndarray) -> np.ndarray:
+        transfer = v - balance  # zero thresholds: the target is V
+        units = np.abs(transfer) / ROUNDING
+        away = np.abs(v) > np.abs(balance)
+        steps = np.where(away, np.ceil(units - 1e-9), np.floor(units + 1e-9))
+        return balance + np.sign(transfer) * steps * ROUNDING
+
+    n = out.value.shape[2]
+    balance = call(np.full(n, res.npv[j]), np.zeros(n))  # today's call
+    worst = 0.0
+    for k in range(N_DATES):
+        balance = call(out.value[k, j], balance)
+        worst = max(worst, float(np.abs(out.collateral[k, j] - balance).max()))
+        assert np.allclose(np.round(balance / ROUNDING), balance / ROUNDING)
+    print(f"rounding: worst |difference| {worst:.3g}")
+    assert worst <= 1e-9 * A
+    # both directions happen: over- and under-collateralised paths
+    net = out.value[:, j] - out.collateral[:, j]
+    assert np.count_nonzero(net > 1.0) > 1000
+    assert np.count_nonzero(net < -1.0) > 1000

@@ -48,6 +48,7 @@ from xvaflow.market.conventions import CURRENCIES, INDICES
 from xvaflow.market.curves import HazardCurve
 from xvaflow.market.market import CreditSpec, Market, MissingMarketDataError
 from xvaflow.portfolio import (
+    CALL_FREQUENCIES,
     CSA_TYPES,
     IM_MODELS,
     OUTPUT_FORMATS,
@@ -83,7 +84,8 @@ NETTING_COLUMNS = ("netting_set_id", "counterparty_id", "csa_id")
 CPTY_COLUMNS = ("counterparty_id", "name", "recovery", "rating", "sector", "hazard_rate",
                 *CDS_COLUMNS)
 CSA_COLUMNS = ("csa_id", "threshold_cpty", "threshold_own", "mta", "independent_amount",
-               "mpor_days", "currency", "im_model", "csa_type", "collateral_balance")
+               "mpor_days", "currency", "im_model", "csa_type", "collateral_balance",
+               "call_frequency", "rounding", "collateral_spread_bp")
 PORTFOLIO_ROW = "PORTFOLIO"  # exposure.csv's portfolio-level rows use this netting-set id
 
 _TRADE_LIMITS: dict[str, tuple[float | None, float | None]] = {
@@ -212,6 +214,9 @@ def _counterparties(path: Path, log: ProblemLog) -> dict[str, Counterparty]:
     return out
 
 
+SPREAD_BP_MAX = 1000.0  # a collateral rate 10% over the overnight rate is a typing error
+
+
 def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
     rows = read_csv(path, log, ("csa_id", "currency"), CSA_COLUMNS)
     out: dict[str, Csa] = {}
@@ -232,10 +237,16 @@ def _csas(path: Path, log: ProblemLog) -> dict[str, Csa]:
         kind = r.choice("csa_type", CSA_TYPES, required=False, what="CSA type")
         balance = r.number("collateral_balance", required=False, lower=-AMOUNT_MAX,
                            upper=AMOUNT_MAX)
+        frequency = r.choice("call_frequency", CALL_FREQUENCIES, required=False,
+                             what="margin call frequency")
+        rounding = r.number("rounding", required=False, non_negative=True, upper=AMOUNT_MAX)
+        spread = r.number("collateral_spread_bp", required=False, lower=-SPREAD_BP_MAX,
+                          upper=SPREAD_BP_MAX)
         if r.ok and cid is not None and ccy is not None and cid not in out:
             out[cid] = Csa(cid, th_c or 0.0, th_o or 0.0, mta or 0.0, ia or 0.0,
                            10 if mpor is None else mpor, ccy, im or "none", row,
-                           kind or "two_way", balance or 0.0)
+                           kind or "two_way", balance or 0.0, frequency or "daily",
+                           rounding or 0.0, spread or 0.0)
     for model in ("simm", "ccp_hvar"):
         ids = [c for c, csa in out.items() if csa.im_model == model]
         if ids:  # said once, not per row: large books have hundreds of such CSAs

@@ -118,6 +118,8 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
     totals["mva"] = None
     totals["kva"] = (sum(float(p.kva.sum()) for p in parts if p.kva is not None)
                      if all(p.kva is not None for p in parts) else None)
+    totals["colva"] = (sum(float(p.colva.sum()) for p in parts if p.colva is not None)
+                       if all(p.colva is not None for p in parts) else None)
 
     for p in parts:
         stats = {m: (p.xva[m][0] / n, batch_stderr(p.xva[m][1], p.batch_size)) for m in p.xva}
@@ -132,7 +134,8 @@ def aggregate(parts: Sequence[PartitionResult], netting_sets: dict[str, dict[str
                     entry[m] = entry[f"{m}_stderr"] = None
             entry.update(npv=_num(p.npv[j]), eepe=_num(p.eepe[j]),
                          peak_pfe_975=_num(peak[j]), mva=None,
-                         kva=None if p.kva is None else _num(p.kva[j]))
+                         kva=None if p.kva is None else _num(p.kva[j]),
+                         colva=None if p.colva is None else _num(p.colva[j]))
             netting[ns] = entry
     document = {
         "schema_version": SCHEMA_VERSION,

@@ -509,6 +509,8 @@ def partition_to_store(r: PartitionResult) -> tuple[dict[str, np.ndarray], dict[
     if r.capital is not None and r.kva is not None:
         arrays.update(capital_ead=r.capital.ead, capital_ccr=r.capital.ccr,
                       capital_cva=r.capital.cva, kva=r.kva)
+    if r.colva is not None:
+        arrays["colva"] = r.colva
     meta = {"netting_sets": r.netting_sets, "dates": [str(d) for d in r.dates],
             "n_paths": r.n_paths, "batch_size": r.batch_size, "steps": r.steps,
             "functionals": list(r.xva), "metrics": sorted(r.xva_by_date),
@@ -535,7 +537,7 @@ def partition_from_store(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         timings=dict(meta["timings"]), fallbacks=dict(meta["fallbacks"]),
         capital=CapitalProfile(arrays["capital_ead"], arrays["capital_ccr"],
                                arrays["capital_cva"]) if "kva" in arrays else None,
-        kva=arrays.get("kva"), trade_ids=list(meta["trade_ids"]),
+        kva=arrays.get("kva"), colva=arrays.get("colva"), trade_ids=list(meta["trade_ids"]),
         trade_xva={m: arrays[f"trade_{m}"] for m in meta["allocated"]})
 
 

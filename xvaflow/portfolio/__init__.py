@@ -6,6 +6,7 @@ it, so that pricing, exposure, regulatory capital and the pipeline never import 
 
 from xvaflow.portfolio.portfolio import Portfolio
 from xvaflow.portfolio.records import (
+    CALL_FREQUENCIES,
     CSA_TYPES,
     HEDGE_RELATIONS,
     HEDGE_TYPES,
@@ -19,6 +20,6 @@ from xvaflow.portfolio.records import (
     RunConfig,
 )
 
-__all__ = ["CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "IM_MODELS", "OUTPUT_FORMATS",
-           "SENSITIVITY_KINDS", "Counterparty", "Csa", "CvaHedge", "NettingSet", "Portfolio",
-           "RunConfig"]
+__all__ = ["CALL_FREQUENCIES", "CSA_TYPES", "HEDGE_RELATIONS", "HEDGE_TYPES", "IM_MODELS",
+           "OUTPUT_FORMATS", "SENSITIVITY_KINDS", "Counterparty", "Csa", "CvaHedge", "NettingSet",
+           "Portfolio", "RunConfig"]

@@ -16,6 +16,7 @@ CSA_TYPES = ("two_way", "one_way_cpty", "one_way_own")
 SENSITIVITY_KINDS = ("credit", "ir", "fx", "eq", "vega")
 OUTPUT_FORMATS = ("csv", "parquet")  # of the tabular outputs (xvaflow.report.tables)
 IM_MODELS = ("none", "simm", "ccp_hvar")  # csas.csv im_model
+CALL_FREQUENCIES = ("daily", "weekly", "monthly")  # csas.csv call_frequency
 HEDGE_TYPES = ("single_name", "index")
 HEDGE_RELATIONS = ("direct", "legally_related", "sector_region")
 
@@ -61,6 +62,12 @@ class Csa:
         collateral_balance: variation margin held today (+ received by the bank, - posted by
             it); optional column, default 0. Read by the t0 capital (SA-CCR C), not by the
             simulation, whose collateral starts from its own margin calls.
+        call_frequency: one of CALL_FREQUENCIES: how often margin is called (``daily``: every
+            business day, the default).
+        rounding: call amounts are rounded to multiples of this (0: not rounded): a delivery
+            up, a return down, as the ISDA CSA's Rounding paragraph.
+        collateral_spread_bp: the spread over the collateral currency's overnight rate paid on
+            collateral held (received on collateral posted), in bp: COLVA.
     """
 
     csa_id: str
@@ -74,6 +81,9 @@ class Csa:
     row: int
     csa_type: str = "two_way"
     collateral_balance: float = 0.0
+    call_frequency: str = "daily"
+    rounding: float = 0.0
+    collateral_spread_bp: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ PROFILE_CHARTS = 20  # netting sets with an exposure chart (largest CVA first)
 TABLE_ROWS = 200  # rows of the per-netting-set and per-trade tables
 METRICS = ("cva", "dva", "fca", "fba")
 TOTALS = (("cva", "CVA"), ("dva", "DVA"), ("fca", "FCA"), ("fba", "FBA"), ("fva", "FVA"),
-          ("mva", "MVA"), ("kva", "KVA"))
+          ("mva", "MVA"), ("kva", "KVA"), ("colva", "COLVA"))
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;
@@ -123,7 +123,8 @@ def _summary(results: Mapping[str, Any], ccy: str) -> str:
                    numeric=(), css="meta")
             + _table(["metric", f"value ({ccy})", "standard error"], rows)
             + '<p class="muted">Positive magnitudes: CVA and FCA are costs, DVA and FBA '
-              "benefits, FVA = FCA - FBA. A dash: not computed in this run.</p>")
+              "benefits, FVA = FCA - FBA, KVA a cost; COLVA is signed (added to the book's "
+              "value). A dash: not computed in this run.</p>")
 
 
 def _profile_chart(title: str, columns: Mapping[str, list[float]], ccy: str) -> str:

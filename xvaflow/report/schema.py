@@ -78,10 +78,10 @@ RUN = obj({
 
 _FIGURES = {m: nullable(NUM) for m in METRICS} | {f"{m}_stderr": nullable(NUM) for m in METRICS}
 TOTALS = obj({**_FIGURES, "fva": nullable(NUM), "fva_stderr": NUM, "mva": NULL,
-              "kva": nullable(NUM)}, optional=("fva_stderr",))
+              "kva": nullable(NUM), "colva": nullable(NUM)}, optional=("fva_stderr",))
 NETTING_SETS = keyed(obj({
     "counterparty_id": TEXT, "csa_id": nullable(TEXT), **_FIGURES, "npv": NUM, "eepe": NUM,
-    "peak_pfe_975": NUM, "mva": NULL, "kva": nullable(NUM)}))
+    "peak_pfe_975": NUM, "mva": NULL, "kva": nullable(NUM), "colva": nullable(NUM)}))
 TRADES = keyed(obj({
     "netting_set_id": TEXT, "product": TEXT, "npv": nullable(NUM), "currency": CCY,
     "npv_base": nullable(NUM), **{m: nullable(NUM) for m in METRICS}},

@@ -39,14 +39,15 @@ class TimeGrid:
         dates: ``[S]`` simulation dates, increasing, all after as_of.
         times: ``[S]`` ACT/365F times of ``dates``.
         exposure: ``[S]`` True at exposure (reporting) dates.
-        lags: mpor days -> ``[S]`` int, for each exposure step the index of its lag step
-            (-1 when the lag date is not after as_of, or at non-exposure steps).
+        lags: (mpor days, call frequency) -> ``[S]`` int, for each exposure step the index of
+            the step of its margin call (-1 when that is not after as_of: today's call, or at
+            non-exposure steps).
     """
 
     dates: DateArray
     times: FloatArray
     exposure: np.ndarray
-    lags: dict[int, np.ndarray]
+    lags: dict[tuple[int, str], np.ndarray]
 
     def __len__(self) -> int:
         return int(self.times.size)
@@ -146,35 +147,61 @@ def exposure_dates(spec: str | Sequence[Any], as_of: _dt.date, end_time: float |
     return dates_arr
 
 
+CALL_TENORS = {"weekly": parse_tenor("1W"), "monthly": parse_tenor("1M")}
+
+
+def _call_dates(base: np.datetime64, frequency: str, last: np.datetime64,
+                calendar: Calendar) -> DateArray:
+    """as_of + n x the frequency up to ``last``, rolled back to business days (as_of first)."""
+    tenor = CALL_TENORS[frequency]
+    n = 1
+    while add_tenor(base, tenor, n) <= last:
+        n += 1
+    raw = np.array([add_tenor(base, tenor, k) for k in range(n)], dtype="datetime64[D]")
+    out: DateArray = np.unique(calendar.adjust(raw, "preceding"))
+    return out
+
+
+def _last_call(lags: DateArray, calls: DateArray) -> DateArray:
+    """For each lag date, the last call date on or before it."""
+    out: DateArray = calls[np.searchsorted(calls, lags, side="right") - 1]
+    return out
+
+
 def build_grid(as_of: _dt.date, exposure: DateArray, product_times: Iterable[float],
-               mpor_days: Iterable[int], calendar: Calendar) -> TimeGrid:
-    """Union of exposure dates, product dates within the horizon and lag dates.
+               margin_terms: Iterable[tuple[int, str]], calendar: Calendar) -> TimeGrid:
+    """Union of exposure dates, product dates within the horizon and margin-call dates.
 
     Args:
         as_of: valuation date.
         exposure: exposure dates (after as_of).
         product_times: times the pricers need on the grid (e.g. option expiries); those beyond
             the last exposure date are dropped.
-        mpor_days: distinct margins of risk in business days (0: calls on the exposure date).
-        calendar: business-day calendar for the lag dates.
+        margin_terms: distinct (margin period of risk in business days, call frequency) of the
+            CSAs. The call for exposure date t is made at t - MPoR (MPoR 0: on t itself) with
+            daily calls, else on the last call date on or before it: as_of + n weeks or months
+            (calendar arithmetic, rolled back to a business day).
+        calendar: business-day calendar for the lag and call dates.
     """
     base = np.datetime64(as_of, "D")
     horizon = exposure.max()
     prod = [base + np.timedelta64(round(t * 365.0), "D") for t in product_times]
     prod_dates = np.array([d for d in prod if base < d <= horizon], dtype="datetime64[D]")
-    # With no margin period of risk the call is made on the exposure date itself.
-    lag_dates = {m: exposure if m == 0 else calendar.advance_business_days(exposure, -m)
-                 for m in set(mpor_days)}
+    lag_dates: dict[tuple[int, str], DateArray] = {}
+    for m, frequency in set(margin_terms):
+        lag = exposure if m == 0 else calendar.advance_business_days(exposure, -m)
+        lag_dates[m, frequency] = lag if frequency == "daily" else _last_call(
+            lag, _call_dates(base, frequency, lag.max(), calendar))
     all_dates = np.unique(np.concatenate(
         [exposure, prod_dates, *[d[d > base] for d in lag_dates.values()]]))
     index = {d: i for i, d in enumerate(all_dates)}
     is_exposure = np.isin(all_dates, exposure)
-    lags: dict[int, np.ndarray] = {}
-    for m, dates in lag_dates.items():
+    lags: dict[tuple[int, str], np.ndarray] = {}
+    for terms, dates in lag_dates.items():
         lag = np.full(all_dates.size, -1, dtype=np.int64)
         for d_exp, d_lag in zip(exposure, dates, strict=True):
             if d_lag > base:
                 lag[index[d_exp]] = index[d_lag]
-        lags[m] = lag
+        lags[terms] = lag
     times = (all_dates - base).astype(np.int64) / 365.0
     return TimeGrid(dates=all_dates, times=times, exposure=is_exposure, lags=lags)

@@ -58,6 +58,7 @@ from xvaflow.xva.adjustments import (
 )
 from xvaflow.xva.allocation import TradeAllocation, trades_as_netting_sets
 from xvaflow.xva.bumps import bumped_market, market_bumps, read_market_document, vol_bumps
+from xvaflow.xva.colva import colva
 from xvaflow.xva.kva import COST_OF_CAPITAL, YEAR, CapitalProfile, capital_profile, kva
 from xvaflow.xva.risk import CoverageScenario, risk_functionals, shifted_credit, variant
 
@@ -102,6 +103,7 @@ class PartitionResult:
             bootstrapped (they took the parallel hazard shift).
         capital: capital profiles (:mod:`xvaflow.xva.kva`) ``[dates, ns]`` each.
         kva: ``[ns]`` KVA.
+        colva: ``[ns]`` COLVA (:mod:`xvaflow.xva.colva`), signed.
         trade_ids: ``[T]`` the partition's trades (portfolio order).
         trade_xva: metric -> ``[T]`` each trade's share of its netting set's path sum
             (:mod:`xvaflow.xva.allocation`; empty unless ``RunSettings.allocation``).
@@ -122,6 +124,7 @@ class PartitionResult:
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
     capital: CapitalProfile | None = None
     kva: FloatArray | None = None
+    colva: FloatArray | None = None
     trade_ids: list[str] = field(default_factory=list)
     trade_xva: dict[str, FloatArray] = field(default_factory=dict)
 
@@ -153,8 +156,9 @@ def simulation_setup(portfolio: Portfolio, settings: RunSettings,
     # decision and payment use its own state on that date.
     product_times = np.r_[own.swaptions.expiry, own.fx_options.expiry, own.fx_options.pay_time,
                           own.equity.expiry]
-    mpors = {portfolio.csas[i].mpor_days for i in mine if i is not None}
-    grid = build_grid(portfolio.market.as_of, exposure, product_times, mpors,
+    terms = {(portfolio.csas[i].mpor_days, portfolio.csas[i].call_frequency)
+             for i in mine if i is not None}
+    grid = build_grid(portfolio.market.as_of, exposure, product_times, terms,
                       portfolio.market.calendar(portfolio.market.base_currency))
     return model, grid
 
@@ -192,7 +196,7 @@ def horizon_short(portfolio: Portfolio, grid: TimeGrid) -> list[str]:
 
 def _csa_arrays(portfolio: Portfolio, netting_sets: Sequence[str], model: CrossAssetModel
                 ) -> CsaArrays:
-    cols, ccy, th_c, th_o, mta, ia, mpor = [], [], [], [], [], [], []
+    cols, ccy, th_c, th_o, mta, ia, mpor, frequency, rounding = ([] for _ in range(9))
     for j, ns_id in enumerate(netting_sets):
         csa_id = portfolio.netting_sets[ns_id].csa_id
         if csa_id is None:
@@ -205,10 +209,13 @@ def _csa_arrays(portfolio: Portfolio, netting_sets: Sequence[str], model: CrossA
         mta.append(csa.mta)
         ia.append(csa.independent_amount)
         mpor.append(csa.mpor_days)
+        frequency.append(csa.call_frequency)
+        rounding.append(csa.rounding)
     return CsaArrays(np.array(cols, dtype=np.int64), np.array(ccy, dtype=np.int64),
                      np.array(th_c, dtype=float), np.array(th_o, dtype=float),
                      np.array(mta, dtype=float), np.array(ia, dtype=float),
-                     np.array(mpor, dtype=np.int64))
+                     np.array(mpor, dtype=np.int64), tuple(frequency),
+                     np.array(rounding, dtype=float))
 
 
 @dataclass
@@ -335,8 +342,9 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
                                        sorted(portfolio.credit), 0.0)
             books.append(book(bump.name, market, credit))
     lag_calls: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for mpor, lags in grid.lags.items():
-        rows = np.flatnonzero(csa.mpor_days == mpor)
+    for (mpor, frequency), lags in grid.lags.items():
+        rows = np.flatnonzero((csa.mpor_days == mpor)
+                              & (np.array(csa.frequency, dtype=object) == frequency))
         for k, step in enumerate(grid.exposure_steps):
             lag_calls.setdefault(int(lags[step]), []).append((k, rows))
     part = _Partition(model, grid, ns_ids, csa, settings, lag_calls, books,
@@ -384,6 +392,7 @@ def run_partition(portfolio: Portfolio, netting_sets: Sequence[str], settings: R
         xva_by_date={m: base_book.acc.by_date[m] for m in METRICS
                      if m in base_book.acc.by_date},
         timings=timings, fallbacks=risk.fallbacks, capital=capital, kva=kva_ns,
+        colva=_colva(portfolio, ns_ids, exposure_times, base_book.profile),
         trade_ids=list(compiled.trade_ids),
         trade_xva=trade_xva)
 
@@ -401,11 +410,28 @@ def _capital(portfolio: Portfolio, ns_ids: list[str], end: FloatArray, times: Fl
         np.array([1.0 - float(s.curve.survival(YEAR)) for s in specs]),
         np.array([1.0 - s.recovery for s in specs]),
         np.array([risk_weight(c.sector, c.rating) for c in cpty]))
-    survival = np.stack([s.curve.survival(times) for s in specs], axis=1)
-    if market.own_credit is not None:
-        survival = survival * market.own_credit.curve.survival(times)[:, None]
     return capital, kva(times, capital.total, market.discount(market.base_currency, times),
-                        survival, cost_of_capital)
+                        _survival(portfolio, ns_ids, times), cost_of_capital)
+
+
+def _survival(portfolio: Portfolio, ns_ids: list[str], times: FloatArray) -> FloatArray:
+    """``[dates, ns]`` S_C(t) S_B(t): each netting set's counterparty's survival times the
+    bank's (1 without ``own_credit``)."""
+    survival: FloatArray = np.stack([
+        portfolio.credit[portfolio.netting_sets[n].counterparty_id].curve.survival(times)
+        for n in ns_ids], axis=1)
+    if portfolio.market.own_credit is not None:
+        survival = survival * portfolio.market.own_credit.curve.survival(times)[:, None]
+    return survival
+
+
+def _colva(portfolio: Portfolio, ns_ids: list[str], times: FloatArray,
+           profile: ExposureProfile) -> FloatArray:
+    """``[ns]`` COLVA (:mod:`xvaflow.xva.colva`) from the CSAs' collateral spreads."""
+    spread = np.array([portfolio.csas[c].collateral_spread_bp / 1e4
+                       if (c := portfolio.netting_sets[n].csa_id) is not None else 0.0
+                       for n in ns_ids])
+    return colva(times, profile.collateral, spread, _survival(portfolio, ns_ids, times))
 
 
 def _vega_variants(portfolio: Portfolio, ns_ids: list[str], compiled: CompiledPortfolio,

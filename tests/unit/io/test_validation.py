@@ -724,9 +724,14 @@ def test_cds_spreads_that_need_a_negative_hazard(pf: PortfolioDir) -> None:
     ("mta", "lots", "'lots' is not a number"),
     ("mpor_days", "-2", "must be at least 0, got -2"),
     ("mpor_days", "10.5", "'10.5' is not an integer"),
-    ("im_model", "grid", "unknown initial margin model 'grid'; expected one of ccp_hvar, none, simm"),
+    ("im_model", "grid",
+     "unknown initial margin model 'grid'; expected one of ccp_hvar, none, simm"),
     ("currency", "XYZ", "unknown currency 'XYZ'"),
     ("currency", "", "is required but empty"),
+    ("call_frequency", "hourly",
+     "unknown margin call frequency 'hourly'; expected one of daily, monthly, weekly"),
+    ("rounding", "-5", "must not be negative, got -5"),
+    ("collateral_spread_bp", "1500", "must be at most 1000"),
 ])
 def test_csa_values(pf: PortfolioDir, column: str, value: str, expected: str) -> None:
     pf.set_cell(CSAS, "CSA_NORDBANK", column, value)

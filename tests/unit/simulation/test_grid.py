@@ -7,7 +7,9 @@ import datetime as _dt
 import numpy as np
 import pytest
 
-from xvaflow.simulation.grid import GridError, default_grid_spec, exposure_dates
+from xvaflow.core.calendar import Calendar
+from xvaflow.core.dates import add_tenor, parse_tenor
+from xvaflow.simulation.grid import GridError, build_grid, default_grid_spec, exposure_dates
 
 AS_OF = _dt.date(2026, 11, 20)
 
@@ -69,3 +71,35 @@ def test_explicit_dates_and_year_fractions() -> None:
     assert _iso(dates) == ["2027-01-15", "2027-05-21"]  # 0.5 x 365 = 182.5 -> 182 days
     with pytest.raises(GridError, match="no date after as_of"):
         exposure_dates(["2026-01-01"], AS_OF)
+
+
+def test_margin_calls_follow_each_csas_frequency() -> None:
+    """Daily: the call for t is at t - MPoR business days. Weekly / monthly: at the last call
+    date (as_of + n weeks / months, rolled back to a business day) on or before it; a call
+    date on or before as_of is today's call (-1)."""
+    holidays = [np.datetime64("2027-01-20"), np.datetime64("2027-03-19")]
+    calendar = Calendar(holidays)
+    exposure = exposure_dates("2W:6M", AS_OF)
+    grid = build_grid(AS_OF, exposure, [], [(2, "daily"), (2, "weekly"), (0, "monthly")],
+                      calendar)
+    steps = grid.exposure_steps
+    for (mpor, frequency), lags in grid.lags.items():
+        for step in steps:
+            t = grid.dates[step]
+            lag_date = calendar.advance_business_days(t, -mpor) if mpor else t
+            if frequency == "daily":
+                expected = lag_date
+            else:
+                tenor = parse_tenor("1W" if frequency == "weekly" else "1M")
+                calls = [calendar.adjust(add_tenor(np.datetime64(AS_OF), tenor, n),
+                                         "preceding") for n in range(40)]
+                expected = max(c for c in calls if c <= lag_date)
+            if expected <= np.datetime64(AS_OF):
+                assert lags[step] == -1, (mpor, frequency, t)
+            else:
+                assert grid.dates[lags[step]] == expected, (mpor, frequency, t)
+    monthly = grid.lags[0, "monthly"][steps]
+    # two exposure dates a month share their call; the holiday call (2027-01-20) rolled back
+    assert len(set(monthly.tolist())) < steps.size
+    assert np.datetime64("2027-01-19") in grid.dates
+    assert np.datetime64("2027-01-20") not in grid.dates[monthly[monthly >= 0]]
