@@ -19,8 +19,9 @@ The definition is the same file AWS runs (statemachine/xva_pipeline.asl.json), e
 
 The inputs are checked before the workflow starts, so a bad portfolio gets the same one line
 per problem as ``xvaflow validate``. The run holds ``out``'s lock and clears its store first. On
-success results.json, exposure.csv and diagnostics.json are published to ``out`` as one set
-(:mod:`xvaflow.pipeline.publish`); on failure nothing is, and the error names the failed stage.
+success its outputs (results.json, the tables, diagnostics.json, report.html) are published to
+``out`` as one set (:mod:`xvaflow.pipeline.publish`); on failure nothing is, and the error
+names the failed stage.
 """
 
 from __future__ import annotations
