@@ -80,8 +80,13 @@ def padded_coefficients(table: SwaptionTable, flows: LinearFlows, currencies: tu
 
     ``params[i]`` and ``curves[i]`` are the (a, sigma) and curve of swaption i.
     """
-    parts = [expiry_coefficients(flows.take(flows.trade == table.trade[i]),
-                                 float(table.expiry[i]), *params[i], curves[i])
+    # each swaption's flows as one slice of the flows sorted by trade (stable: file order
+    # within a trade), not a mask over all flows per swaption
+    order = np.argsort(flows.trade, kind="stable")
+    lo = np.searchsorted(flows.trade[order], table.trade, side="left")
+    hi = np.searchsorted(flows.trade[order], table.trade, side="right")
+    parts = [expiry_coefficients(flows.take(order[lo[i]:hi[i]]), float(table.expiry[i]),
+                                 *params[i], curves[i])
              for i in range(len(table))]
     widths = np.array([p[0].size for p in parts], dtype=np.int64)
     m = max(1, int(widths.max())) if widths.size else 1
