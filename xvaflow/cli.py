@@ -139,6 +139,7 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
                    help="each trade's share of its netting set's CVA, DVA, FCA and FBA "
                    "(trades.csv; costs a valuation of every trade on its own; run.json: "
                    "allocation)")
+    # the formats of xvaflow.portfolio.OUTPUT_FORMATS, written out: `--help` imports nothing
     p.add_argument("--format", choices=("csv", "parquet"),
                    help="run's tables exposure, trades, stress: csv (default) or parquet (the "
                    "parquet extra; run.json: format)")
@@ -425,10 +426,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     page and the files it shows stay one unit."""
     from xvaflow.pipeline.publish import CURRENT, output_lock, publish_or_refuse
     from xvaflow.report.html import REPORT_FILE, report_html
+    from xvaflow.report.tables import FORMATS
 
     out: Path = args.out
     if not (out / "results.json").is_file() or not any(
-            (out / f"exposure.{fmt}").is_file() for fmt in ("csv", "parquet")):
+            (out / f"exposure.{fmt}").is_file() for fmt in FORMATS):
         raise InputError([_usage(f"{out}: no results.json and exposure table there; "
                                  "report.html is rendered from the outputs of `xvaflow run` or "
                                  "`xvaflow submit`")])

@@ -258,3 +258,12 @@ def test_a_bad_format_is_one_clear_error(tmp_path: Path,
         main(["run", str(DEMO), "--out", str(tmp_path / "o"), "--format", "json"])
     assert usage.value.code == 2
     assert "argument --format: invalid choice: 'json'" in capsys.readouterr().err
+
+
+def test_the_format_flag_offers_every_output_format() -> None:
+    from xvaflow.cli import _parser
+    from xvaflow.portfolio import OUTPUT_FORMATS
+
+    run = _parser()._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    (action,) = [a for a in run._actions if a.dest == "format"]
+    assert tuple(action.choices) == OUTPUT_FORMATS
